@@ -1,0 +1,258 @@
+import { EventEmitter } from 'node:events';
+import { Logger } from '@nestjs/common';
+import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
+import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
+import { Observable, throwError } from 'rxjs';
+import { WeightedRandomBalancer } from '../balancer/weighted-random-balancer.js';
+import { ChannelCache } from '../channel/channel-cache.js';
+import { ReconnectWatchdog } from '../channel/reconnect-watchdog.js';
+import { Clock, systemClock } from '../common/clock.js';
+import { MsRpcLogger } from '../common/logger.js';
+import { Connection } from '../connection/connection.js';
+import { ConnectionState } from '../connection/connection-state.js';
+import { Directory } from '../directory/directory.js';
+import { ClientClosedError } from '../errors/client-closed-error.js';
+import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
+import { MessageCodec } from '../protocol/message-codec.js';
+import type { Registry } from '../registry/registry.js';
+import type { ServiceInstance } from '../registry/service-instance.js';
+import { StaticRegistry } from '../registry/static-registry.js';
+import { MsRpcClientOptions, ResolvedClientOptions, resolveClientOptions } from './client-options.js';
+import { ProviderRouter } from './provider-router.js';
+
+/** Events emitted through `client.on(event, listener)`. */
+export interface MsRpcClientEvents {
+  /** Every connection state change, with the provider address. */
+  'connection-state': (event: { address: string; from: ConnectionState; to: ConnectionState; reason?: Error }) => void;
+  /** A provider failed every reconnect attempt and left the instance cache. */
+  evicted: (event: { address: string; attempts: number; reason?: Error }) => void;
+  /** Aggregate status: 'connected' while at least one provider connection is ready. */
+  status: (status: MsRpcClientStatus) => void;
+  /** An unexpected internal or registry error (logged as well). */
+  error: (error: Error) => void;
+}
+
+export type MsRpcClientStatus = 'connected' | 'disconnected';
+
+/**
+ * The Nest `ClientProxy` of this transport. Thin: calls go router → channel cache →
+ * connection; discovery, reconnects and liveness live in the layers below.
+ */
+export class MsRpcClient extends ClientProxy {
+  private readonly options: ResolvedClientOptions;
+  private readonly logger: MsRpcLogger;
+  private readonly clock: Clock;
+  private readonly events = new EventEmitter();
+  private readonly registry: Registry;
+  private readonly directory: Directory;
+  private readonly channels: ChannelCache;
+  private readonly watchdog: ReconnectWatchdog;
+  private readonly router: ProviderRouter;
+  private readonly instancesListener = (instances: ServiceInstance[]) => this.directory.update(instances);
+  private started: Promise<void> | undefined;
+  private closed = false;
+  private readyConnections = 0;
+
+  constructor(options: Partial<MsRpcClientOptions> = {}, clock: Clock = systemClock) {
+    super();
+    this.options = resolveClientOptions(options);
+    this.logger = this.options.logger ?? new Logger('MsRpcClient');
+    this.clock = clock;
+    this.initializeSerializer(options as never);
+    this.initializeDeserializer(options as never);
+    this.registry = this.options.registry ?? new StaticRegistry(this.options.providers ?? []);
+    const codec = new MessageCodec(this.options);
+    this.channels = new ChannelCache(
+      (host, port) =>
+        new Connection(host, port, this.options, codec, {
+          onStateChange: (c, from, to, reason) => this.onStateChange(c, from, to, reason),
+          onGoAway: () => this.router.connectAll(),
+        }, this.logger, clock),
+      this.options.connectionsPerProvider,
+    );
+    this.watchdog = new ReconnectWatchdog(
+      this.options.backoff,
+      { onExhausted: (c, attempts, reason) => this.onExhausted(c, attempts, reason) },
+      this.logger,
+      clock,
+    );
+    this.directory = new Directory(
+      this.options.service,
+      {
+        onAdded: (instance) => this.router.connect(instance),
+        onRemoved: (instance, why) => this.channels.remove(instance.id, `provider removed (${why})`),
+      },
+      this.logger,
+    );
+    this.router = new ProviderRouter(
+      this.options.service,
+      this.directory,
+      this.channels,
+      new WeightedRandomBalancer(),
+      () => void this.resolve(),
+      clock,
+    );
+    this._status$.next('disconnected');
+  }
+
+  /**
+   * Starts discovery and resolves once at least one provider connection is ready; rejects
+   * with NoProviderError after `connectTimeout`. Calls do not need it: they wait for a
+   * provider on their own, bounded by their timeout.
+   */
+  async connect(): Promise<void> {
+    if (this.closed) throw new ClientClosedError();
+    if (this.router.hasAvailable) return;
+    await this.start();
+    await this.router.pick(this.options.connectTimeout);
+  }
+
+  /**
+   * Like Nest's, minus the `connect()` before each call: a call waits for a provider itself,
+   * within its own timeout, instead of inheriting connect()'s timeout.
+   */
+  override send<TResult = unknown, TInput = unknown>(pattern: unknown, data: TInput): Observable<TResult> {
+    if (pattern === null || pattern === undefined || data === null || data === undefined) {
+      return throwError(() => new InvalidMessageException());
+    }
+    return new Observable<TResult>((observer) =>
+      this.publish(this.createPacket(pattern, data), this.createObserver(observer)),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.router.close();
+    this.watchdog.close();
+    this.channels.close('client closed');
+    try {
+      await this.registry.unsubscribe(this.options.service, this.instancesListener, this.options.group);
+    } catch (err) {
+      this.logger.warn(`unsubscribe from ${this.registry.kind} failed: ${(err as Error).message}`);
+    }
+    if (!this.options.registry) await this.registry.close();
+    this.events.removeAllListeners();
+  }
+
+  override on<K extends keyof MsRpcClientEvents>(event: K, callback: MsRpcClientEvents[K]): void;
+  override on(event: string, callback: (...args: never[]) => void): void;
+  override on(event: string, callback: (...args: never[]) => void): void {
+    this.events.on(event, callback as (...args: unknown[]) => void);
+  }
+
+  /** The channel cache (connections per provider), for diagnostics. */
+  unwrap<T>(): T {
+    return this.channels as T;
+  }
+
+  /** Addresses of the providers currently in the instance cache. */
+  get providers(): string[] {
+    return this.directory.list().map((i) => i.id);
+  }
+
+  protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    const pattern = this.normalizePattern(packet.pattern);
+    const timeoutMs = this.options.timeout;
+    let connection: Connection | undefined;
+    let requestId = 0;
+    let done = false;
+    const fail = (err: unknown) => {
+      if (done) return;
+      done = true;
+      callback({ err });
+    };
+    const dispatch = (target: Connection, remainingMs: number) => {
+      if (done) return;
+      try {
+        connection = target;
+        requestId = target.call(pattern, packet.data, packet.metadata, remainingMs, {
+          onValue: (response) => callback({ response }),
+          onEnd: (hasData, response) => {
+            done = true;
+            callback(hasData ? { response, isDisposed: true } : { isDisposed: true });
+          },
+          onError: (err) => fail(err ?? new Error('Remote error without details')),
+        });
+      } catch (err) {
+        fail(err);
+      }
+    };
+    if (this.closed) {
+      fail(new ClientClosedError());
+      return () => undefined;
+    }
+    const ready = this.router.pickNow();
+    if (ready) {
+      dispatch(ready, timeoutMs);
+    } else {
+      const startedAt = this.clock.now();
+      void this.start();
+      this.router.pick(timeoutMs).then(
+        (target) => dispatch(target, Math.max(1, timeoutMs - (this.clock.now() - startedAt))),
+        (err) => fail(err instanceof ClientClosedError ? err : new RpcTimeoutError(pattern, timeoutMs, { cause: err })),
+      );
+    }
+    return () => {
+      if (done) return;
+      done = true;
+      if (connection && requestId) connection.cancel(requestId);
+    };
+  }
+
+  protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
+    if (this.closed) throw new ClientClosedError();
+    const pattern = this.normalizePattern(packet.pattern);
+    let target = this.router.pickNow();
+    if (!target) {
+      void this.start();
+      target = await this.router.pick(this.options.timeout);
+    }
+    target.emit(pattern, packet.data, packet.metadata);
+    return undefined as T;
+  }
+
+  /** Subscribes to the registry once; later calls share the first subscription. */
+  private start(): Promise<void> {
+    if (!this.started) {
+      this.started = this.registry
+        .subscribe(this.options.service, this.instancesListener, this.options.group)
+        .then(() => this.router.connectAll())
+        .catch((err: Error) => {
+          this.started = undefined;
+          this.logger.error(`subscribing to "${this.options.service}" in ${this.registry.kind} failed: ${err.message}`);
+          this.events.emit('error', err);
+        });
+    }
+    return this.started;
+  }
+
+  /** Re-resolution: asks the registry again (e.g. every provider was evicted). */
+  private async resolve(): Promise<void> {
+    if (this.closed) return;
+    await this.start();
+    try {
+      this.directory.update(await this.registry.getInstances(this.options.service, this.options.group));
+    } catch (err) {
+      this.logger.warn(`re-resolving "${this.options.service}" failed: ${(err as Error).message}`);
+    }
+  }
+
+  private onStateChange(connection: Connection, from: ConnectionState, to: ConnectionState, reason?: Error): void {
+    this.watchdog.onStateChange(connection, to, reason);
+    if (to === 'ready') this.readyConnections++;
+    if (from === 'ready') this.readyConnections--;
+    this.events.emit('connection-state', { address: connection.address, from, to, reason });
+    if (to === 'ready') this.router.onAvailable();
+    const status: MsRpcClientStatus = this.readyConnections > 0 ? 'connected' : 'disconnected';
+    if ((to === 'ready' && this.readyConnections === 1) || (from === 'ready' && this.readyConnections === 0)) {
+      this._status$.next(status);
+      this.events.emit('status', status);
+    }
+  }
+
+  private onExhausted(connection: Connection, attempts: number, reason?: Error): void {
+    this.directory.evict(connection.address);
+    this.events.emit('evicted', { address: connection.address, attempts, reason });
+  }
+}

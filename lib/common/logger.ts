@@ -1,0 +1,17 @@
+/**
+ * The logging surface the Nest-free layers need. Nest's `Logger` satisfies it, so the Nest
+ * classes pass theirs down; the default drops debug output.
+ */
+export interface MsRpcLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string, stack?: string): void;
+  debug?(message: string): void;
+}
+
+/** Used when nothing is injected: warnings and errors to stderr, nothing else. */
+export const consoleWarnLogger: MsRpcLogger = {
+  log: () => undefined,
+  warn: (m) => console.warn(`[ms-rpc] ${m}`),
+  error: (m, stack) => console.error(`[ms-rpc] ${m}${stack ? `\n${stack}` : ''}`),
+};

@@ -1,0 +1,140 @@
+import type { Socket } from 'node:net';
+import { ConnectionClosedError } from '../errors/connection-closed-error.js';
+import { FrameDecodeError } from '../errors/frame-decode-error.js';
+import { MsRpcError } from '../errors/ms-rpc-error.js';
+import { Frame, CodecId } from '../protocol/frame-header.js';
+import { FrameDecoder } from '../protocol/frame-decoder.js';
+import { Message } from '../protocol/message.js';
+import { MessageCodec } from '../protocol/message-codec.js';
+
+/** What a transport reports upward. Called synchronously from socket events. */
+export interface TransportListener {
+  /** A well-formed message. `codec` is the codec the peer used (answer in kind). */
+  onMessage(message: Message, codec: CodecId): void;
+  /**
+   * A frame whose header was valid but whose body could not be decoded. Framing is intact,
+   * so the connection survives; the owner answers or fails the call for `frame.requestId`.
+   */
+  onBadFrame(frame: Frame, error: MsRpcError): void;
+  /** Called exactly once, when the socket is gone; `error` is why (undefined = clean end). */
+  onClose(error: Error | undefined): void;
+}
+
+/** Activity hooks (an IdleMonitor) fed per chunk / per write without timers of their own. */
+export interface ActivitySink {
+  markRead(): void;
+  markWrite(): void;
+}
+
+/**
+ * One socket, framed: decodes incoming chunks into messages and batches outgoing frames.
+ * Writes issued in the same tick are corked and leave in one writev syscall. One-shot: once
+ * closed it never comes back; reconnecting means a new transport on a new socket.
+ */
+export class SocketTransport {
+  private readonly decoder: FrameDecoder;
+  private corked = false;
+  private closed = false;
+  private closeError: Error | undefined;
+  activity: ActivitySink | undefined;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly codec: MessageCodec,
+    private readonly listener: TransportListener,
+    readonly address: string,
+    /** Above this many unsent bytes the peer is not reading: the connection is cut. */
+    private readonly maxWriteBuffer: number,
+  ) {
+    this.decoder = new FrameDecoder(codec.maxFrameSize);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.fail(err));
+    socket.on('end', () => socket.end());
+    socket.on('close', () => this.finish());
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /** Encodes and queues a message. Throws FrameTooLargeError (nothing sent) for oversized ones. */
+  send(message: Message, codec?: CodecId): boolean {
+    if (this.closed) return false;
+    return this.write(this.codec.encode(message, codec));
+  }
+
+  /** Queues an already-encoded frame. */
+  write(frame: Buffer): boolean {
+    if (this.closed) return false;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    this.socket.write(frame);
+    this.activity?.markWrite();
+    if (this.socket.writableLength > this.maxWriteBuffer) {
+      this.destroy(
+        new ConnectionClosedError(
+          this.address,
+          `peer is not reading: ${this.socket.writableLength} bytes queued (limit ${this.maxWriteBuffer})`,
+        ),
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /** Flushes what is queued, then closes gracefully. */
+  end(): void {
+    if (this.closed) return;
+    this.socket.end();
+  }
+
+  /** Closes now; `error` is reported to the listener as the reason. */
+  destroy(error?: Error): void {
+    if (this.closed) return;
+    if (error && !this.closeError) this.closeError = error;
+    this.socket.destroy();
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    // A destroyed socket ignores uncork; corked writes on it are dropped with it.
+    this.socket.uncork();
+  };
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.activity?.markRead();
+    try {
+      this.decoder.push(chunk, (frame) => this.onFrame(frame));
+    } catch (err) {
+      // Framing is lost: nothing after this point can be trusted. Close this connection only.
+      this.destroy(err instanceof Error ? err : new FrameDecodeError(String(err)));
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    let message: Message;
+    try {
+      message = this.codec.decode(frame);
+    } catch (err) {
+      this.listener.onBadFrame(frame, err as MsRpcError);
+      return;
+    }
+    this.listener.onMessage(message, frame.codec);
+  }
+
+  private fail(err: Error): void {
+    if (!this.closeError) this.closeError = err;
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.decoder.reset();
+    this.listener.onClose(this.closeError);
+  }
+}

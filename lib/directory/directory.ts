@@ -1,0 +1,95 @@
+import { MsRpcLogger } from '../common/logger.js';
+import type { ServiceInstance } from '../registry/service-instance.js';
+
+export type RemovalReason = 'registry' | 'evicted' | 'unusable';
+
+/** How the directory tells the layers below (the channel cache) what changed. */
+export interface DirectoryListener {
+  onAdded(instance: ServiceInstance): void;
+  onRemoved(instance: ServiceInstance, reason: RemovalReason): void;
+}
+
+/** An instance that may receive calls: enabled, healthy and with a positive weight. */
+export function isUsable(instance: ServiceInstance): boolean {
+  return instance.enabled && instance.healthy && instance.weight > 0;
+}
+
+/**
+ * The consumer's instance cache for one service: the usable providers the registry last
+ * reported, minus those the reconnect watchdog evicted. It only changes on registry updates
+ * and evictions, so a registry outage leaves it (and the calls it routes) untouched.
+ */
+export class Directory {
+  private readonly usable = new Map<string, ServiceInstance>();
+  /** Last full list from the registry, kept to re-admit evicted providers on re-resolution. */
+  private lastReported: ServiceInstance[] = [];
+  private readonly evicted = new Set<string>();
+
+  constructor(
+    readonly service: string,
+    private readonly listener: DirectoryListener,
+    private readonly logger: MsRpcLogger,
+  ) {}
+
+  get size(): number {
+    return this.usable.size;
+  }
+
+  list(): ServiceInstance[] {
+    return [...this.usable.values()];
+  }
+
+  get(id: string): ServiceInstance | undefined {
+    return this.usable.get(id);
+  }
+
+  /** Applies a full instance list from the registry and reports the differences. */
+  update(instances: readonly ServiceInstance[]): void {
+    this.lastReported = [...instances];
+    const reportedIds = new Set(instances.map((i) => i.id));
+    // An evicted provider that left discovery is forgotten, so if it comes back it is tried anew.
+    for (const id of [...this.evicted]) if (!reportedIds.has(id)) this.evicted.delete(id);
+    const next = new Map<string, ServiceInstance>();
+    for (const instance of instances) {
+      if (isUsable(instance) && !this.evicted.has(instance.id)) next.set(instance.id, instance);
+    }
+    for (const [id, old] of [...this.usable]) {
+      if (!next.has(id)) {
+        this.usable.delete(id);
+        const reported = instances.find((i) => i.id === id);
+        this.logger.debug?.(`directory ${this.service}: - ${id}${reported ? ' (not usable)' : ''}`);
+        this.listener.onRemoved(old, reported ? 'unusable' : 'registry');
+      }
+    }
+    for (const [id, instance] of next) {
+      const had = this.usable.has(id);
+      this.usable.set(id, instance);
+      if (!had) {
+        this.logger.debug?.(`directory ${this.service}: + ${id}`);
+        this.listener.onAdded(instance);
+      }
+    }
+  }
+
+  /** Drops a provider that stayed unreachable; it returns when discovery reports it anew. */
+  evict(id: string): ServiceInstance | undefined {
+    const instance = this.usable.get(id);
+    if (!instance) return undefined;
+    this.usable.delete(id);
+    this.evicted.add(id);
+    this.listener.onRemoved(instance, 'evicted');
+    return instance;
+  }
+
+  /**
+   * Gives evicted providers another chance (a call found nothing usable). Returns how many
+   * came back.
+   */
+  readmitEvicted(): number {
+    if (this.evicted.size === 0) return 0;
+    this.evicted.clear();
+    const before = this.usable.size;
+    this.update(this.lastReported);
+    return this.usable.size - before;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * nestjs-ms-rpc: a binary-framed RPC transport for NestJS with heartbeats, a reconnect
+ * watchdog, a channel cache and Nacos discovery.
+ */
+export * from './errors/index.js';
+export * from './protocol/index.js';
+export { MsRpcServer, MS_RPC_TRANSPORT } from './server/ms-rpc-server.js';
+export type { MsRpcServerStatus } from './server/ms-rpc-server.js';
+export { MsRpcContext } from './server/ms-rpc-context.js';
+export { DEFAULT_SERVER_OPTIONS, resolveServerOptions } from './server/server-options.js';
+export type { MsRpcServerOptions } from './server/server-options.js';
+export { MsRpcClient } from './client/ms-rpc-client.js';
+export type { MsRpcClientEvents, MsRpcClientStatus } from './client/ms-rpc-client.js';
+export { DEFAULT_CLIENT_OPTIONS, resolveClientOptions } from './client/client-options.js';
+export type { MsRpcClientOptions, ProviderAddress } from './client/client-options.js';
+export { DEFAULT_CONNECTION_OPTIONS } from './connection/connection-options.js';
+export type { ConnectionOptions } from './connection/connection-options.js';
+export type { ConnectionState } from './connection/connection-state.js';
+export { Connection } from './connection/connection.js';
+export { ChannelCache } from './channel/channel-cache.js';
+export { ReconnectWatchdog } from './channel/reconnect-watchdog.js';
+export { Directory } from './directory/directory.js';
+export type { Balancer, Candidate } from './balancer/balancer.js';
+export { WeightedRandomBalancer } from './balancer/weighted-random-balancer.js';
+export * from './liveness/index.js';
+export { StaticRegistry } from './registry/static-registry.js';
+export type { Registry, InstancesListener } from './registry/registry.js';
+export type { ServiceInstance } from './registry/service-instance.js';
+export type { Registration } from './registry/registration.js';
+export type { Clock } from './common/clock.js';
+export { systemClock } from './common/clock.js';
+export type { MsRpcLogger } from './common/logger.js';

@@ -1,0 +1,217 @@
+import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
+import { checkNumber } from '../common/option-checks.js';
+import { DeadlineHeap, isEarlier, type DeadlineEntry } from './deadline-heap.js';
+import { timerDelay } from './timer-delay.js';
+
+// Where an entry lives; plain numbers because `const enum` does not survive per-file transpilation.
+const SLOT_NONE = 0;
+const SLOT_FIFO = 1;
+const SLOT_HEAP = 2;
+const SLOT_DEFERRED = 3;
+
+// Below this much garbage a FIFO compaction is not worth a pass over the array.
+const MIN_COMPACT_GARBAGE = 64;
+
+/**
+ * Per-connection call deadlines with ONE timer, armed for the earliest deadline.
+ *
+ * Layout, chosen for the common case (every call on a connection uses the same timeout, so
+ * deadlines arrive in non-decreasing order):
+ * - a FIFO array receives every entry whose deadline is >= the FIFO's last deadline: add is O(1),
+ *   the earliest FIFO entry is its head, and expiring k entries costs O(k);
+ * - an indexed min-heap receives the out-of-order rest (a shorter per-call timeout): O(log n);
+ * - a Map from key to entry gives O(1) delete. A deleted FIFO entry becomes a tombstone (removing
+ *   from the middle of an array is O(n)); tombstones are compacted away once they outnumber the live
+ *   entries, which keeps memory O(live) and the amortized cost O(1) per delete.
+ * A fire therefore touches only the entries that are due, never the 10k pending ones behind them.
+ *
+ * The timer is re-armed only when a new deadline is earlier than the armed one, or when it fires.
+ * A delete never re-arms (the timer may fire early, find nothing due and re-arm), except that an
+ * empty queue cancels its timer.
+ */
+export class DeadlineQueue<K> {
+  private readonly entries = new Map<K, DeadlineEntry<K>>();
+  private fifo: DeadlineEntry<K>[] = [];
+  private fifoHead = 0;
+  private fifoLive = 0;
+  private readonly heap = new DeadlineHeap<K>();
+
+  // Keys added by an onExpired callback wait here until the expiry pass ends, so a callback that
+  // re-adds an already-due key cannot keep the pass going forever; they are due on the next turn.
+  private deferred: DeadlineEntry<K>[] = [];
+  private firing = false;
+  private seq = 0;
+
+  private timer: TimerHandle | undefined;
+  private armedDeadline = Number.POSITIVE_INFINITY;
+  // Bumped on every disarm so a timer callback that was already queued when cleared is ignored.
+  private generation = 0;
+
+  /**
+   * @param onExpired called once per key whose deadline passed, earliest first (insertion order
+   *   among equal deadlines). The key is already removed when it runs; it may add, delete or clear.
+   *   It should not throw: the queue stays consistent and re-arms, but the error surfaces as an
+   *   uncaught exception and the rest of the batch expires on the next timer turn.
+   */
+  constructor(
+    private readonly onExpired: (key: K) => void,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  /** Pending keys (including ones added during an expiry pass). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Earliest pending deadline, if any. */
+  get nextDeadline(): number | undefined {
+    const placed = this.peek();
+    const deferred = this.deferredEarliest();
+    if (placed === undefined || deferred === undefined) return (placed ?? deferred)?.deadline;
+    return Math.min(placed.deadline, deferred.deadline);
+  }
+
+  has(key: K): boolean {
+    return this.entries.has(key);
+  }
+
+  /**
+   * Schedules `key` to expire at `deadlineMs` (absolute, on the `clock.now()` scale). Adding a key
+   * that is already pending replaces its deadline.
+   * @throws InvalidOptionsError when `deadlineMs` is not a finite number.
+   */
+  add(key: K, deadlineMs: number): void {
+    checkNumber('deadlineMs', deadlineMs, -Number.MAX_VALUE);
+    const existing = this.entries.get(key);
+    if (existing !== undefined) this.unlink(existing);
+    const entry: DeadlineEntry<K> = { key, deadline: deadlineMs, seq: this.seq++, slot: SLOT_NONE, heapIndex: -1 };
+    this.entries.set(key, entry);
+    if (this.firing) {
+      entry.slot = SLOT_DEFERRED;
+      this.deferred.push(entry);
+      return;
+    }
+    this.place(entry);
+    if (deadlineMs < this.armedDeadline) this.arm(deadlineMs);
+  }
+
+  /** Forgets `key` (its call completed); returns whether it was pending. */
+  delete(key: K): boolean {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return false;
+    this.entries.delete(key);
+    this.unlink(entry);
+    if (this.entries.size === 0 && !this.firing) this.disarm();
+    return true;
+  }
+
+  /** Forgets every key and cancels the timer; the queue stays usable. */
+  clear(): void {
+    for (const entry of this.entries.values()) entry.slot = SLOT_NONE;
+    this.entries.clear();
+    this.fifo = [];
+    this.fifoHead = 0;
+    this.fifoLive = 0;
+    this.heap.clear();
+    this.deferred = [];
+    this.disarm();
+  }
+
+  private place(entry: DeadlineEntry<K>): void {
+    if (this.fifoLive === 0 && this.fifo.length > 0) {
+      this.fifo = [];
+      this.fifoHead = 0;
+    }
+    const fifo = this.fifo;
+    if (fifo.length === 0 || entry.deadline >= fifo[fifo.length - 1].deadline) {
+      entry.slot = SLOT_FIFO;
+      fifo.push(entry);
+      this.fifoLive++;
+    } else {
+      entry.slot = SLOT_HEAP;
+      this.heap.push(entry);
+    }
+  }
+
+  /** Removes `entry` from whichever structure holds it (not from `entries`). */
+  private unlink(entry: DeadlineEntry<K>): void {
+    const slot = entry.slot;
+    entry.slot = SLOT_NONE;
+    if (slot === SLOT_FIFO) {
+      this.fifoLive--;
+      this.maybeCompactFifo();
+    } else if (slot === SLOT_HEAP) {
+      this.heap.remove(entry);
+    }
+    // A deferred entry is skipped when the deferred list is flushed.
+  }
+
+  private maybeCompactFifo(): void {
+    const garbage = this.fifo.length - this.fifoLive;
+    if (garbage < MIN_COMPACT_GARBAGE || garbage <= this.fifoLive) return;
+    const live: DeadlineEntry<K>[] = [];
+    for (let i = this.fifoHead; i < this.fifo.length; i++) {
+      if (this.fifo[i].slot === SLOT_FIFO) live.push(this.fifo[i]);
+    }
+    this.fifo = live;
+    this.fifoHead = 0;
+  }
+
+  private peek(): DeadlineEntry<K> | undefined {
+    const fifo = this.fifo;
+    while (this.fifoHead < fifo.length && fifo[this.fifoHead].slot !== SLOT_FIFO) this.fifoHead++;
+    const head = fifo[this.fifoHead];
+    const top = this.heap.peek();
+    if (head === undefined) return top;
+    if (top === undefined) return head;
+    return isEarlier(top, head) ? top : head;
+  }
+
+  private deferredEarliest(): DeadlineEntry<K> | undefined {
+    let earliest: DeadlineEntry<K> | undefined;
+    for (const entry of this.deferred) {
+      if (entry.slot === SLOT_DEFERRED && (earliest === undefined || isEarlier(entry, earliest))) earliest = entry;
+    }
+    return earliest;
+  }
+
+  private arm(deadline: number): void {
+    this.disarm();
+    const generation = this.generation;
+    this.armedDeadline = deadline;
+    this.timer = this.clock.setTimeout(() => this.onTimer(generation), timerDelay(deadline - this.clock.now()));
+  }
+
+  private disarm(): void {
+    this.generation++;
+    this.armedDeadline = Number.POSITIVE_INFINITY;
+    if (this.timer !== undefined) {
+      this.clock.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private onTimer(generation: number): void {
+    if (generation !== this.generation) return;
+    this.timer = undefined;
+    this.armedDeadline = Number.POSITIVE_INFINITY;
+    const now = this.clock.now();
+    this.firing = true;
+    try {
+      for (let entry = this.peek(); entry !== undefined && entry.deadline <= now; entry = this.peek()) {
+        this.entries.delete(entry.key);
+        this.unlink(entry);
+        this.onExpired(entry.key);
+      }
+    } finally {
+      this.firing = false;
+      const deferred = this.deferred;
+      this.deferred = [];
+      for (const entry of deferred) {
+        if (entry.slot === SLOT_DEFERRED) this.place(entry);
+      }
+      const next = this.peek();
+      if (next !== undefined) this.arm(next.deadline);
+    }
+  }
+}

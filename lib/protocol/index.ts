@@ -1,0 +1,11 @@
+export * from './frame-header.js';
+export * from './frame-encoder.js';
+export * from './frame-decoder.js';
+export * from './message.js';
+export * from './message-codec.js';
+export * from './protocol-options.js';
+export type { Serializer, SerializerName } from './serializer.js';
+export type { Compressor, CompressionName } from './compressor.js';
+export { JsonSerializer } from './json-serializer.js';
+export { MsgPackSerializer } from './msgpack-serializer.js';
+export { GzipCompressor } from './gzip-compressor.js';

@@ -1,0 +1,199 @@
+import { createServer, Server as NetServer, AddressInfo } from 'node:net';
+import { Logger } from '@nestjs/common';
+import { CustomTransportStrategy, MessageHandler, Server, WritePacket } from '@nestjs/microservices';
+import { Subject, takeUntil } from 'rxjs';
+import { Clock, systemClock } from '../common/clock.js';
+import { MessageType } from '../protocol/frame-header.js';
+import { EventMessage, RequestMessage } from '../protocol/message.js';
+import { MessageCodec } from '../protocol/message-codec.js';
+import { MsRpcContext } from './ms-rpc-context.js';
+import { InFlightRequest, RequestDispatcher, ServerConnection } from './server-connection.js';
+import { MsRpcServerOptions, resolveServerOptions } from './server-options.js';
+
+/** Identifies this transport to Nest (`transportId`), e.g. in processing hooks. */
+export const MS_RPC_TRANSPORT = Symbol('nestjs-ms-rpc');
+
+export type MsRpcServerStatus = 'connected' | 'disconnected';
+
+/**
+ * The Nest transport strategy: `NestFactory.createMicroservice(AppModule, { strategy: new MsRpcServer(opts) })`.
+ * Thin: sockets, framing and liveness live in ServerConnection; this class maps frames to
+ * Nest handlers and Nest's write packets back to frames.
+ */
+export class MsRpcServer extends Server implements CustomTransportStrategy, RequestDispatcher {
+  override readonly transportId = MS_RPC_TRANSPORT;
+  protected override readonly logger = new Logger('MsRpcServer');
+  private readonly options: MsRpcServerOptions;
+  private readonly codec: MessageCodec;
+  private readonly connections = new Set<ServerConnection>();
+  private readonly pendingListeners: Array<[string, (...args: unknown[]) => void]> = [];
+  private server: NetServer | undefined;
+  private closing: Promise<void> | undefined;
+  /** Set while close() waits for the last connection to end. */
+  private drained: (() => void) | undefined;
+
+  constructor(
+    options: Partial<MsRpcServerOptions> = {},
+    private readonly clock: Clock = systemClock,
+  ) {
+    super();
+    this.options = resolveServerOptions(options);
+    this.codec = new MessageCodec(this.options);
+    // Nest's base class never does this itself (see the Nest 12 contract notes).
+    this.initializeSerializer(options as never);
+    this.initializeDeserializer(options as never);
+  }
+
+  /** The bound port once listening (the configured one before). */
+  get port(): number {
+    const address = this.server?.address() as AddressInfo | null | undefined;
+    return address?.port ?? this.options.port;
+  }
+
+  get host(): string {
+    return this.options.host;
+  }
+
+  /** Open client connections. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  listen(callback: (err?: unknown, ...rest: unknown[]) => void): void {
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    for (const [event, listener] of this.pendingListeners) server.on(event, listener);
+    const onError = (err: Error) => {
+      this._status$.next('disconnected');
+      callback(err);
+    };
+    server.once('error', onError);
+    server.listen(this.options.port, this.options.host, () => {
+      server.off('error', onError);
+      server.on('error', (err) => this.logger.error(`server error: ${err.message}`, err.stack));
+      this._status$.next('connected');
+      this.logger.log(`listening on ${this.options.host}:${this.port}`);
+      callback();
+    });
+  }
+
+  /**
+   * Graceful: stops accepting, tells every client to go away, lets in-flight requests finish
+   * for up to `shutdownTimeout`, then destroys what is left.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** Listens to the underlying `net.Server` events ('connection', 'error', ...). */
+  override on(event: string, callback: Function): void {
+    const listener = callback as (...args: unknown[]) => void;
+    if (this.server) this.server.on(event, listener);
+    else this.pendingListeners.push([event, listener]);
+  }
+
+  unwrap<T>(): T {
+    if (!this.server) throw new Error('MsRpcServer is not listening yet: call listen() first');
+    return this.server as T;
+  }
+
+  onRequest(connection: ServerConnection, message: RequestMessage, request: InFlightRequest): void {
+    const pattern = message.pattern;
+    const handler = this.getHandlerByPattern(pattern);
+    if (!handler || handler.isEventHandler) {
+      connection.respond(request, {
+        type: MessageType.Error,
+        requestId: request.requestId,
+        error: {
+          status: 'error',
+          message: `There is no matching message handler defined in the remote service. Pattern: ${pattern}`,
+        },
+      });
+      return;
+    }
+    const context = new MsRpcContext([connection.remoteAddress, pattern, request.requestId, message.metadata ?? {}]);
+    const cancelled = new Subject<void>();
+    request.onCancel = () => cancelled.next();
+    const handled: unknown = this.handleRequest(
+      context,
+      async () => this.transformToObservable(await (handler as MessageHandler)(message.data, context)).pipe(takeUntil(cancelled)),
+      (packet: WritePacket) => {
+        this.writePacket(connection, request, packet);
+      },
+    );
+    // A handler that throws before producing a stream (or a failing processing hook) still answers.
+    if (handled instanceof Promise) {
+      handled.catch((err: unknown) => {
+        connection.respond(request, { type: MessageType.Error, requestId: request.requestId, error: err });
+      });
+    }
+  }
+
+  onEvent(connection: ServerConnection, message: EventMessage): void {
+    const context = new MsRpcContext([connection.remoteAddress, message.pattern, 0, message.metadata ?? {}]);
+    const packet = { pattern: message.pattern, data: message.data, metadata: message.metadata };
+    this.handleEvent(message.pattern, packet, context).catch((err: Error) =>
+      this.logger.error(`event handler for "${message.pattern}" failed: ${err?.message ?? err}`, err?.stack),
+    );
+  }
+
+  onClosed(connection: ServerConnection, error: Error | undefined): void {
+    this.connections.delete(connection);
+    if (this.connections.size === 0) this.drained?.();
+    if (error) this.logger.debug?.(`${connection.remoteAddress} closed: ${error.message}`);
+  }
+
+  private accept(socket: import('node:net').Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const connection = new ServerConnection(
+      socket,
+      this.codec,
+      this,
+      { idleTimeout: this.options.idleTimeout, maxWriteBuffer: this.options.maxWriteBuffer },
+      this.logger,
+      this.clock,
+    );
+    if (connection.isOpen) this.connections.add(connection);
+  }
+
+  /** Nest's write packets → frames. `{response, isDisposed}` becomes one End frame. */
+  private writePacket(connection: ServerConnection, request: InFlightRequest, packet: WritePacket): void {
+    const requestId = request.requestId;
+    if (packet.err !== undefined && packet.err !== null) {
+      connection.respond(request, { type: MessageType.Error, requestId, error: packet.err });
+    } else if (packet.isDisposed) {
+      connection.respond(
+        request,
+        packet.response === undefined
+          ? { type: MessageType.End, requestId, hasData: false }
+          : { type: MessageType.End, requestId, hasData: true, data: packet.response },
+      );
+    } else {
+      connection.respond(request, { type: MessageType.Response, requestId, data: packet.response });
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const connection of this.connections) connection.goAway('server shutting down');
+    if (this.connections.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = this.clock.setTimeout(resolve, this.options.shutdownTimeout);
+        this.drained = () => {
+          this.clock.clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.drained = undefined;
+    }
+    for (const connection of [...this.connections]) connection.destroy();
+    await stopped;
+    this._status$.next('disconnected');
+  }
+}

@@ -1,0 +1,65 @@
+import { checkInteger, checkKnownKeys, checkString } from '../common/option-checks.js';
+import { DEFAULT_CONNECTION_OPTIONS } from '../connection/connection-options.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { PROTOCOL_OPTION_KEYS, ProtocolOptions, resolveProtocolOptions } from '../protocol/protocol-options.js';
+
+/** Options of {@link MsRpcServer}. Protocol fields (codec, limits) are documented in ProtocolOptions. */
+export interface MsRpcServerOptions extends ProtocolOptions {
+  /**
+   * Interface to listen on. Use '0.0.0.0' / '::' to accept remote consumers.
+   * @default '127.0.0.1'
+   */
+  host: string;
+  /**
+   * Port to listen on; 0 picks a free port, readable from `server.port` once listening.
+   * @default 0
+   */
+  port: number;
+  /**
+   * Close a connection whose reader has been idle (no request, no ping) for this long, in ms.
+   * Announced to clients in the Hello frame so they ping often enough. 0 disables.
+   * Must exceed the clients' heartbeat interval (default 3000 ms).
+   * @default 10000
+   */
+  idleTimeout: number;
+  /**
+   * On close(), how long in-flight requests may still finish before sockets are destroyed (ms).
+   * @default 10000
+   */
+  shutdownTimeout: number;
+  /**
+   * Unsent bytes allowed to queue on one socket before the connection is cut as not reading.
+   * @default 67108864 (64 MiB)
+   */
+  maxWriteBuffer: number;
+}
+
+export const DEFAULT_SERVER_OPTIONS: Readonly<MsRpcServerOptions> = Object.freeze({
+  host: '127.0.0.1',
+  port: 0,
+  idleTimeout: 10000,
+  shutdownTimeout: 10000,
+  maxWriteBuffer: 64 * 1024 * 1024,
+  ...resolveProtocolOptions(),
+});
+
+const SERVER_KEYS = ['host', 'port', 'idleTimeout', 'shutdownTimeout', 'maxWriteBuffer'] as const;
+
+export function resolveServerOptions(partial: Partial<MsRpcServerOptions> = {}): MsRpcServerOptions {
+  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  checkKnownKeys('MsRpcServer', defined, [...SERVER_KEYS, ...PROTOCOL_OPTION_KEYS]);
+  const o: MsRpcServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...defined, ...resolveProtocolOptions(partial, 'MsRpcServer') };
+  checkString('MsRpcServer.host', o.host);
+  checkInteger('MsRpcServer.port', o.port, 0, 65535);
+  checkInteger('MsRpcServer.idleTimeout', o.idleTimeout, 0);
+  checkInteger('MsRpcServer.shutdownTimeout', o.shutdownTimeout, 0);
+  checkInteger('MsRpcServer.maxWriteBuffer', o.maxWriteBuffer, 1024);
+  const clientInterval = DEFAULT_CONNECTION_OPTIONS.heartbeatInterval;
+  if (o.idleTimeout !== 0 && o.idleTimeout <= clientInterval) {
+    throw new InvalidOptionsError(
+      'MsRpcServer.idleTimeout',
+      `must exceed the client heartbeat interval (${clientInterval} ms) or healthy idle clients get cut; got ${o.idleTimeout}`,
+    );
+  }
+  return o;
+}

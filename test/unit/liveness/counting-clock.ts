@@ -1,0 +1,44 @@
+import type { Clock } from '../../../lib/common/clock.js';
+import { systemClock } from '../../../lib/common/clock.js';
+
+/**
+ * Wraps the system clock (which jest's fake timers drive) and counts timers, so tests can assert
+ * "one timer, not one per frame / per call".
+ */
+export interface CountingClock extends Clock {
+  readonly created: number;
+  readonly cleared: number;
+  /** Timers created and neither fired nor cleared. */
+  readonly live: number;
+}
+
+export function countingClock(): CountingClock {
+  let created = 0;
+  let cleared = 0;
+  const pending = new Set<unknown>();
+  return {
+    now: () => systemClock.now(),
+    setTimeout(callback, ms) {
+      created++;
+      const handle: unknown = systemClock.setTimeout(() => {
+        pending.delete(handle);
+        callback();
+      }, ms);
+      pending.add(handle);
+      return handle as ReturnType<Clock['setTimeout']>;
+    },
+    clearTimeout(handle) {
+      if (pending.delete(handle)) cleared++;
+      systemClock.clearTimeout(handle);
+    },
+    get created() {
+      return created;
+    },
+    get cleared() {
+      return cleared;
+    },
+    get live() {
+      return pending.size;
+    },
+  };
+}
