@@ -50,7 +50,6 @@ export class SocketTransport {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(err));
-    socket.on('end', () => socket.end());
     socket.on('close', () => this.finish());
   }
 
