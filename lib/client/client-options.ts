@@ -1,3 +1,5 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { checkInteger, checkKnownKeys, checkString } from '../common/option-checks.js';
 import { MsRpcLogger } from '../common/logger.js';
 import {
@@ -34,6 +36,18 @@ export interface MsRpcClientOptions extends ProtocolOptions, ConnectionOptions {
    * @default undefined
    */
   registry?: Registry;
+  /**
+   * Service version: discovery looks up `service:version`, matching providers registered with
+   * the same `version`.
+   * @default undefined
+   */
+  version?: string;
+  /**
+   * Folder where the provider list from the registry is persisted, so a consumer started
+   * during a registry outage still finds its providers. `false` disables it. Unused in direct mode.
+   * @default ~/.nestjs-ms-rpc/snapshots
+   */
+  snapshotDir: string | false;
   /**
    * Registry group of the service.
    * @default undefined (the registry's own default group)
@@ -79,6 +93,8 @@ const CLIENT_KEYS = [
   'providers',
   'registry',
   'group',
+  'version',
+  'snapshotDir',
   'timeout',
   'connectTimeout',
   'connectionsPerProvider',
@@ -89,6 +105,7 @@ const CLIENT_KEYS = [
 
 export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
   service: 'ms-rpc',
+  snapshotDir: join(homedir(), '.nestjs-ms-rpc', 'snapshots') as string | false,
   timeout: 3000,
   connectTimeout: 10000,
   connectionsPerProvider: 1,
@@ -113,6 +130,8 @@ export function resolveClientOptions(partial: Partial<MsRpcClientOptions> = {}):
   checkInteger('MsRpcClient.connectTimeout', o.connectTimeout, 1);
   checkInteger('MsRpcClient.connectionsPerProvider', o.connectionsPerProvider, 1, 64);
   if (o.group !== undefined) checkString('MsRpcClient.group', o.group);
+  if (o.version !== undefined) checkString('MsRpcClient.version', o.version);
+  if (o.snapshotDir !== false) checkString('MsRpcClient.snapshotDir', o.snapshotDir);
   const hasProviders = o.providers !== undefined;
   if (hasProviders === (o.registry !== undefined)) {
     throw new InvalidOptionsError(

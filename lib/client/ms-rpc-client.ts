@@ -11,6 +11,8 @@ import { MsRpcLogger } from '../common/logger.js';
 import { Connection } from '../connection/connection.js';
 import { ConnectionState } from '../connection/connection-state.js';
 import { Directory } from '../directory/directory.js';
+import { DirectorySnapshotStore } from '../directory/directory-snapshot.js';
+import { serviceName } from '../common/service-name.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
 import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
 import { MessageCodec } from '../protocol/message-codec.js';
@@ -48,7 +50,14 @@ export class MsRpcClient extends ClientProxy {
   private readonly channels: ChannelCache;
   private readonly watchdog: ReconnectWatchdog;
   private readonly router: ProviderRouter;
-  private readonly instancesListener = (instances: ServiceInstance[]) => this.directory.update(instances);
+  private readonly instancesListener = (instances: ServiceInstance[]) => {
+    this.directory.update(instances);
+    void this.snapshots?.save(this.serviceName, this.groupName, instances);
+  };
+  /** Discovery name (`service` or `service:version`). */
+  private readonly serviceName: string;
+  private readonly groupName: string;
+  private readonly snapshots: DirectorySnapshotStore | undefined;
   private started: Promise<void> | undefined;
   private closed = false;
   private readyConnections = 0;
@@ -61,6 +70,11 @@ export class MsRpcClient extends ClientProxy {
     this.initializeSerializer(options as never);
     this.initializeDeserializer(options as never);
     this.registry = this.options.registry ?? new StaticRegistry(this.options.providers ?? []);
+    this.serviceName = serviceName(this.options.service, this.options.version);
+    this.groupName = this.options.group ?? 'DEFAULT_GROUP';
+    if (this.options.registry && this.options.snapshotDir !== false) {
+      this.snapshots = new DirectorySnapshotStore(this.options.snapshotDir, this.logger);
+    }
     const codec = new MessageCodec(this.options);
     this.channels = new ChannelCache(
       (host, port) =>
@@ -77,7 +91,7 @@ export class MsRpcClient extends ClientProxy {
       clock,
     );
     this.directory = new Directory(
-      this.options.service,
+      this.serviceName,
       {
         onAdded: (instance) => this.router.connect(instance),
         onRemoved: (instance, why) => this.channels.remove(instance.id, `provider removed (${why})`),
@@ -85,7 +99,7 @@ export class MsRpcClient extends ClientProxy {
       this.logger,
     );
     this.router = new ProviderRouter(
-      this.options.service,
+      this.serviceName,
       this.directory,
       this.channels,
       new WeightedRandomBalancer(),
@@ -127,11 +141,12 @@ export class MsRpcClient extends ClientProxy {
     this.watchdog.close();
     this.channels.close('client closed');
     try {
-      await this.registry.unsubscribe(this.options.service, this.instancesListener, this.options.group);
+      await this.registry.unsubscribe(this.serviceName, this.instancesListener, this.options.group);
     } catch (err) {
       this.logger.warn(`unsubscribe from ${this.registry.kind} failed: ${(err as Error).message}`);
     }
     if (!this.options.registry) await this.registry.close();
+    await this.snapshots?.flush();
     this.events.removeAllListeners();
   }
 
@@ -212,19 +227,30 @@ export class MsRpcClient extends ClientProxy {
     return undefined as T;
   }
 
-  /** Subscribes to the registry once; later calls share the first subscription. */
+  /**
+   * Loads the snapshot (if any), then subscribes to the registry, once; later calls share the
+   * first start. The snapshot goes first so a fresh registry answer always wins over it.
+   */
   private start(): Promise<void> {
-    if (!this.started) {
-      this.started = this.registry
-        .subscribe(this.options.service, this.instancesListener, this.options.group)
-        .then(() => this.router.connectAll())
-        .catch((err: Error) => {
-          this.started = undefined;
-          this.logger.error(`subscribing to "${this.options.service}" in ${this.registry.kind} failed: ${err.message}`);
-          this.events.emit('error', err);
-        });
-    }
+    this.started ??= this.startDiscovery();
     return this.started;
+  }
+
+  private async startDiscovery(): Promise<void> {
+    const saved = await this.snapshots?.load(this.serviceName, this.groupName);
+    if (saved && saved.length > 0 && this.directory.size === 0 && !this.closed) {
+      this.logger.log(`"${this.serviceName}": starting with ${saved.length} provider(s) from the snapshot`);
+      this.directory.update(saved);
+    }
+    try {
+      await this.registry.subscribe(this.serviceName, this.instancesListener, this.options.group);
+    } catch (err) {
+      this.started = undefined;
+      this.logger.error(`subscribing to "${this.serviceName}" in ${this.registry.kind} failed: ${(err as Error).message}`);
+      // An EventEmitter throws on an 'error' nobody listens to: report it only to listeners.
+      if (this.events.listenerCount('error') > 0) this.events.emit('error', err);
+    }
+    this.router.connectAll();
   }
 
   /** Re-resolution: asks the registry again (e.g. every provider was evicted). */
@@ -232,9 +258,10 @@ export class MsRpcClient extends ClientProxy {
     if (this.closed) return;
     await this.start();
     try {
-      this.directory.update(await this.registry.getInstances(this.options.service, this.options.group));
+      const instances = await this.registry.getInstances(this.serviceName, this.options.group);
+      if (instances.length > 0) this.directory.update(instances);
     } catch (err) {
-      this.logger.warn(`re-resolving "${this.options.service}" failed: ${(err as Error).message}`);
+      this.logger.warn(`re-resolving "${this.serviceName}" failed: ${(err as Error).message}`);
     }
   }
 

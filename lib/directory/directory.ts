@@ -53,6 +53,16 @@ export class Directory {
     for (const instance of instances) {
       if (isUsable(instance) && !this.evicted.has(instance.id)) next.set(instance.id, instance);
     }
+    if (next.size === 0 && this.usable.size > 0) {
+      // Empty-push protection (dubbo#3921, nacos#5163): a registry glitch must not wipe every
+      // provider at once. Known providers stay until their own connections prove them gone
+      // (heartbeats, reconnect watchdog, eviction) or the registry lists someone else.
+      this.logger.warn(
+        `directory ${this.service}: registry reported no usable provider while ${this.usable.size} are known; ` +
+          'keeping them until their connections fail (empty-push protection)',
+      );
+      return;
+    }
     for (const [id, old] of [...this.usable]) {
       if (!next.has(id)) {
         this.usable.delete(id);

@@ -6,7 +6,11 @@ import { Clock, systemClock } from '../common/clock.js';
 import { MessageType } from '../protocol/frame-header.js';
 import { EventMessage, RequestMessage } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
+import { serviceName } from '../common/service-name.js';
+import { PROTOCOL_VERSION } from '../protocol/frame-header.js';
+import { advertisedHost } from './advertised-host.js';
 import { MsRpcContext } from './ms-rpc-context.js';
+import { ProviderRegistration } from './provider-registration.js';
 import { InFlightRequest, RequestDispatcher, ServerConnection } from './server-connection.js';
 import { MsRpcServerOptions, resolveServerOptions } from './server-options.js';
 
@@ -29,6 +33,8 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   private readonly pendingListeners: Array<[string, (...args: unknown[]) => void]> = [];
   private server: NetServer | undefined;
   private closing: Promise<void> | undefined;
+  private registration: ProviderRegistration | undefined;
+  private readonly startedAt = Date.now();
   /** Set while close() waits for the last connection to end. */
   private drained: (() => void) | undefined;
 
@@ -73,6 +79,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       server.on('error', (err) => this.logger.error(`server error: ${err.message}`, err.stack));
       this._status$.next('connected');
       this.logger.log(`listening on ${this.options.host}:${this.port}`);
+      this.register();
       callback();
     });
   }
@@ -177,9 +184,49 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     }
   }
 
+  /** Registration state, once listening with a registry configured. */
+  get registered(): boolean {
+    return this.registration?.registered ?? false;
+  }
+
+  /** Starts background registration; what consumers learn about this provider. */
+  private register(): void {
+    const o = this.options;
+    if (!o.registry || !o.service) return;
+    const handlers = [...this.getHandlers().entries()];
+    const patterns = handlers.filter(([, h]) => !h.isEventHandler).map(([p]) => p);
+    const events = handlers.filter(([, h]) => h.isEventHandler).map(([p]) => p);
+    this.registration = new ProviderRegistration(
+      o.registry,
+      {
+        service: serviceName(o.service, o.version),
+        group: o.group,
+        cluster: o.cluster,
+        host: o.advertisedHost ?? advertisedHost(o.host),
+        port: this.port,
+        weight: o.weight,
+        metadata: {
+          ...o.metadata,
+          protocol: `msnb/${PROTOCOL_VERSION}`,
+          codec: o.codec,
+          patterns: JSON.stringify(patterns),
+          events: JSON.stringify(events),
+          startTime: String(this.startedAt),
+          idleTimeout: String(o.idleTimeout),
+          ...(o.version ? { version: o.version } : {}),
+        },
+      },
+      this.logger,
+      this.clock,
+    );
+    this.registration.start();
+  }
+
   private async shutdown(): Promise<void> {
     const server = this.server;
     if (!server) return;
+    // Deregister first: consumers stop discovering us before we stop accepting.
+    await this.registration?.stop();
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const connection of this.connections) connection.goAway('server shutting down');
     if (this.connections.size > 0) {

@@ -1,7 +1,8 @@
-import { checkInteger, checkKnownKeys, checkString } from '../common/option-checks.js';
+import { checkInteger, checkKnownKeys, checkNumber, checkString } from '../common/option-checks.js';
 import { DEFAULT_CONNECTION_OPTIONS } from '../connection/connection-options.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { PROTOCOL_OPTION_KEYS, ProtocolOptions, resolveProtocolOptions } from '../protocol/protocol-options.js';
+import type { Registry } from '../registry/registry.js';
 
 /** Options of {@link MsRpcServer}. Protocol fields (codec, limits) are documented in ProtocolOptions. */
 export interface MsRpcServerOptions extends ProtocolOptions {
@@ -32,6 +33,49 @@ export interface MsRpcServerOptions extends ProtocolOptions {
    * @default 67108864 (64 MiB)
    */
   maxWriteBuffer: number;
+  /**
+   * Where to register this provider once listening (e.g. a NacosRegistry). It is deregistered
+   * on close(), before the server stops accepting. Requires `service`.
+   * @default undefined (no registration: direct mode)
+   */
+  registry?: Registry;
+  /**
+   * Service name to register under (with `version`: `name:version`).
+   * @default undefined
+   */
+  service?: string;
+  /**
+   * Service version; consumers asking for another version never see this provider.
+   * @default undefined
+   */
+  version?: string;
+  /**
+   * Registry group.
+   * @default undefined (the registry's default, Nacos: 'DEFAULT_GROUP')
+   */
+  group?: string;
+  /**
+   * Registry cluster.
+   * @default undefined (the registry's default, Nacos: 'DEFAULT')
+   */
+  cluster?: string;
+  /**
+   * Share of traffic relative to other providers (load balancers read it from the registry).
+   * @default 1
+   */
+  weight: number;
+  /**
+   * Address consumers should dial. When `host` is a wildcard ('0.0.0.0', '::') it defaults to
+   * this machine's first non-internal IPv4 address, otherwise to `host`.
+   * @default derived from `host`
+   */
+  advertisedHost?: string;
+  /**
+   * Extra registry metadata (strings). The server adds `protocol`, `codec`, `patterns`, `events`,
+   * `startTime` and `idleTimeout` itself.
+   * @default {}
+   */
+  metadata: Record<string, string>;
 }
 
 export const DEFAULT_SERVER_OPTIONS: Readonly<MsRpcServerOptions> = Object.freeze({
@@ -40,10 +84,26 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<MsRpcServerOptions> = Object.freez
   idleTimeout: 10000,
   shutdownTimeout: 10000,
   maxWriteBuffer: 64 * 1024 * 1024,
+  weight: 1,
+  metadata: {},
   ...resolveProtocolOptions(),
 });
 
-const SERVER_KEYS = ['host', 'port', 'idleTimeout', 'shutdownTimeout', 'maxWriteBuffer'] as const;
+const SERVER_KEYS = [
+  'host',
+  'port',
+  'idleTimeout',
+  'shutdownTimeout',
+  'maxWriteBuffer',
+  'registry',
+  'service',
+  'version',
+  'group',
+  'cluster',
+  'weight',
+  'advertisedHost',
+  'metadata',
+] as const;
 
 export function resolveServerOptions(partial: Partial<MsRpcServerOptions> = {}): MsRpcServerOptions {
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
@@ -54,6 +114,17 @@ export function resolveServerOptions(partial: Partial<MsRpcServerOptions> = {}):
   checkInteger('MsRpcServer.idleTimeout', o.idleTimeout, 0);
   checkInteger('MsRpcServer.shutdownTimeout', o.shutdownTimeout, 0);
   checkInteger('MsRpcServer.maxWriteBuffer', o.maxWriteBuffer, 1024);
+  checkNumber('MsRpcServer.weight', o.weight, 0, 10_000);
+  for (const field of ['service', 'version', 'group', 'cluster', 'advertisedHost'] as const) {
+    if (o[field] !== undefined) checkString(`MsRpcServer.${field}`, o[field]);
+  }
+  if (o.registry && !o.service) {
+    throw new InvalidOptionsError('MsRpcServer.service', 'a service name is required to register in a registry');
+  }
+  if (o.metadata === null || typeof o.metadata !== 'object') {
+    throw new InvalidOptionsError('MsRpcServer.metadata', 'expected an object of strings');
+  }
+  for (const [key, value] of Object.entries(o.metadata)) checkString(`MsRpcServer.metadata.${key}`, value, true);
   const clientInterval = DEFAULT_CONNECTION_OPTIONS.heartbeatInterval;
   if (o.idleTimeout !== 0 && o.idleTimeout <= clientInterval) {
     throw new InvalidOptionsError(
