@@ -1,0 +1,84 @@
+import { parseArgs } from 'node:util';
+import { isSystemName, SYSTEM_NAMES, type SystemName } from './systems.js';
+import { CODECS, type Codec } from './workloads.js';
+
+export interface BenchArgs {
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  /** Only the `quick` workloads, short phases, and a non-zero exit below `minRatio`. */
+  readonly quick: boolean;
+  /** Minimum ms-rpc / nest-tcp req/s ratio accepted by `--quick`. */
+  readonly minRatio: number;
+  readonly codec: Codec;
+  readonly only: readonly SystemName[];
+}
+
+export const USAGE = `Usage: npm run bench -- [options]
+  --duration <ms>     measured period per cell (default 3000; 1500 with --quick)
+  --warmup <ms>       warm-up per cell (default 1000; 500 with --quick)
+  --quick             only the quick cell (64B x128); exit 1 if ms-rpc/nest-tcp req/s < --min-ratio
+  --min-ratio <n>     threshold for --quick (default 2)
+  --codec json|msgpack  ms-rpc codec (default json)
+  --only a,b          systems to run, from: ${SYSTEM_NAMES.join(', ')}
+  --help`;
+
+export class UsageError extends Error {}
+
+export function parseBenchArgs(argv: readonly string[]): BenchArgs | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        duration: { type: 'string' },
+        warmup: { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        'min-ratio': { type: 'string' },
+        codec: { type: 'string' },
+        only: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return 'help';
+  const quick = values.quick ?? false;
+  return {
+    quick,
+    durationMs: positiveNumber('--duration', values.duration, quick ? 1500 : 3000),
+    warmupMs: positiveNumber('--warmup', values.warmup, quick ? 500 : 1000, true),
+    minRatio: positiveNumber('--min-ratio', values['min-ratio'], 2),
+    codec: parseCodec(values.codec),
+    only: parseOnly(values.only),
+  };
+}
+
+function positiveNumber(flag: string, raw: string | undefined, fallback: number, allowZero = false): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
+    throw new UsageError(`${flag} must be a ${allowZero ? 'non-negative' : 'positive'} number, got "${raw}"`);
+  }
+  return n;
+}
+
+function parseCodec(raw: string | undefined): Codec {
+  if (raw === undefined) return 'json';
+  if (!(CODECS as readonly string[]).includes(raw)) {
+    throw new UsageError(`--codec must be one of ${CODECS.join(', ')}, got "${raw}"`);
+  }
+  return raw as Codec;
+}
+
+function parseOnly(raw: string | undefined): SystemName[] {
+  if (raw === undefined) return [...SYSTEM_NAMES];
+  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !isSystemName(n));
+  if (unknown.length || !names.length) {
+    throw new UsageError(`--only takes a comma list of ${SYSTEM_NAMES.join(', ')}; got "${raw}"`);
+  }
+  return SYSTEM_NAMES.filter((n) => names.includes(n));
+}

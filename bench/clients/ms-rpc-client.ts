@@ -1,0 +1,26 @@
+import { lastValueFrom } from 'rxjs';
+import { MsRpcClient, type MsRpcLogger } from '../../lib/index.js';
+import type { Codec } from '../workloads.js';
+import type { EchoClient } from './echo-client.js';
+
+/** Connection state changes are noise in a benchmark; problems still reach stderr. */
+const quietLogger: MsRpcLogger = {
+  log: () => undefined,
+  debug: () => undefined,
+  warn: (m) => console.warn(`[ms-rpc] ${m}`),
+  error: (m, stack) => console.error(`[ms-rpc] ${m}${stack ? `\n${stack}` : ''}`),
+};
+
+/** This project's client, through its public API only. */
+export function createMsRpcClient(port: number, codec: Codec): EchoClient {
+  const client = new MsRpcClient({ providers: [`127.0.0.1:${port}`], codec, logger: quietLogger });
+  return {
+    connect: async () => {
+      await client.connect();
+    },
+    echo: (payload) => lastValueFrom(client.send('echo', payload)),
+    close: async () => {
+      await client.close();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/** One echo cell for one system: fresh connection, sanity round trip, warm-up, measured loop. */
+import type { EchoClient } from './clients/echo-client.js';
+import { errorMessage, runClosedLoop, type LoopResult } from './load-loop.js';
+import type { CellResult } from './report.js';
+import type { SystemSpec } from './systems.js';
+import { makePayload, type Codec, type EchoWorkload } from './workloads.js';
+
+export interface EchoCellOptions {
+  readonly port: Promise<number>;
+  readonly codec: Codec;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+}
+
+const CLOSE_TIMEOUT_MS = 5_000;
+
+export async function runEchoCell(workload: EchoWorkload, system: SystemSpec, opts: EchoCellOptions): Promise<CellResult> {
+  const base = {
+    workload: workload.id,
+    kind: workload.kind,
+    payloadBytes: workload.payloadBytes,
+    concurrency: workload.concurrency,
+    system: system.name,
+    codec: system.wireFormat(opts.codec),
+  };
+  let client: EchoClient | undefined;
+  try {
+    const port = await opts.port;
+    const payload = makePayload(workload.payloadBytes);
+    client = await system.createClient(port, opts.codec);
+    await client.connect();
+    const echoed = await client.echo(payload);
+    if (echoed !== payload) {
+      throw new Error(`echo returned ${typeof echoed} ${String(echoed).slice(0, 40)}... instead of the payload`);
+    }
+    const c = client;
+    const loop: LoopResult = await runClosedLoop(() => c.echo(payload), {
+      concurrency: workload.concurrency,
+      warmupMs: opts.warmupMs,
+      durationMs: opts.durationMs,
+    });
+    return { ...base, ...loop };
+  } catch (err) {
+    return { ...base, ...emptyLoop(), error: errorMessage(err) };
+  } finally {
+    if (client) await closeQuietly(client);
+  }
+}
+
+function emptyLoop(): LoopResult {
+  return { requests: 0, elapsedMs: 0, reqPerSec: 0, latencyUs: { p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 } };
+}
+
+async function closeQuietly(client: EchoClient): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([client.close().catch(() => undefined), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The systems compared side by side, in the order they run within each cell.
+ * Clients are imported lazily so `--only nest-tcp,raw-net` never loads lib/.
+ */
+import type { EchoClient } from './clients/echo-client.js';
+import type { Codec } from './workloads.js';
+
+export type SystemName = 'ms-rpc' | 'nest-tcp' | 'raw-net';
+
+export interface SystemSpec {
+  readonly name: SystemName;
+  /** Compiled server entry, relative to this file. */
+  readonly serverScript: URL;
+  /** Arguments that change the server; servers are started once per distinct argument list. */
+  serverArgs(codec: Codec): string[];
+  /** What the codec column says for this system. */
+  wireFormat(codec: Codec): string;
+  createClient(port: number, codec: Codec): Promise<EchoClient>;
+}
+
+export const SYSTEMS: readonly SystemSpec[] = [
+  {
+    name: 'ms-rpc',
+    serverScript: new URL('./servers/ms-rpc-server.js', import.meta.url),
+    serverArgs: (codec) => ['--codec', codec],
+    wireFormat: (codec) => codec,
+    createClient: async (port, codec) => (await import('./clients/ms-rpc-client.js')).createMsRpcClient(port, codec),
+  },
+  {
+    name: 'nest-tcp',
+    serverScript: new URL('./servers/nest-tcp-server.js', import.meta.url),
+    serverArgs: () => [],
+    wireFormat: () => 'json',
+    createClient: async (port) => (await import('./clients/nest-tcp-client.js')).createNestTcpClient(port),
+  },
+  {
+    name: 'raw-net',
+    serverScript: new URL('./servers/raw-net-server.js', import.meta.url),
+    serverArgs: () => [],
+    wireFormat: () => 'raw',
+    createClient: async (port) => (await import('./clients/raw-net-client.js')).createRawNetClient(port),
+  },
+];
+
+export const SYSTEM_NAMES: readonly SystemName[] = SYSTEMS.map((s) => s.name);
+
+export function isSystemName(value: string): value is SystemName {
+  return (SYSTEM_NAMES as readonly string[]).includes(value);
+}
