@@ -67,9 +67,11 @@ export class SocketTransport {
   write(frame: Buffer): boolean {
     if (this.closed) return false;
     if (!this.corked) {
+      // Flush in the check phase, after every callback of this I/O turn (all frames decoded
+      // from one read, their handlers and microtasks) has queued its writes: one writev for all.
       this.corked = true;
       this.socket.cork();
-      process.nextTick(this.uncork);
+      setImmediate(this.uncork);
     }
     this.socket.write(frame);
     this.activity?.markWrite();
