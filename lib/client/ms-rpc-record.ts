@@ -1,0 +1,69 @@
+import { checkInteger, checkString } from '../common/option-checks.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import type { Metadata } from '../protocol/message.js';
+
+/** Per-call options carried by an {@link MsRpcRecord}. Unset fields use the client's options. */
+export interface MsRpcCallOptions {
+  /** Timeout of this call in ms. */
+  timeout?: number;
+  /** Key for the consistent-hash balancer: calls with the same key go to the same provider. */
+  hashKey?: string;
+  /** Extra attempts on other providers when the call fails (marks the call idempotent). */
+  retries?: number;
+  /** Packet metadata for this call (merged over what a dispatch hook sets). */
+  metadata?: Metadata;
+}
+
+/**
+ * A payload with per-call options, the way Nest's NATS/MQTT/RMQ records work:
+ * `client.send('pattern', new MsRpcRecordBuilder(data).setTimeout(500).build())`.
+ * The handler receives `data` only.
+ */
+export class MsRpcRecord<TData = unknown> {
+  constructor(
+    readonly data: TData,
+    readonly options: Readonly<MsRpcCallOptions> = {},
+  ) {}
+}
+
+export class MsRpcRecordBuilder<TData = unknown> {
+  private readonly options: MsRpcCallOptions = {};
+
+  constructor(private data?: TData) {}
+
+  setData(data: TData): this {
+    this.data = data;
+    return this;
+  }
+
+  setTimeout(ms: number): this {
+    this.options.timeout = checkInteger('record.timeout', ms, 1);
+    return this;
+  }
+
+  setHashKey(key: string | number): this {
+    this.options.hashKey = checkString('record.hashKey', String(key));
+    return this;
+  }
+
+  setRetries(retries: number): this {
+    this.options.retries = checkInteger('record.retries', retries, 0, 16);
+    return this;
+  }
+
+  setMetadata(metadata: Metadata): this {
+    if (metadata === null || typeof metadata !== 'object') {
+      throw new InvalidOptionsError('record.metadata', 'expected an object of strings');
+    }
+    for (const [k, v] of Object.entries(metadata)) checkString(`record.metadata.${k}`, v, true);
+    this.options.metadata = { ...this.options.metadata, ...metadata };
+    return this;
+  }
+
+  build(): MsRpcRecord<TData> {
+    if (this.data === undefined || this.data === null) {
+      throw new InvalidOptionsError('record.data', 'a record needs data (Nest rejects null/undefined payloads)');
+    }
+    return new MsRpcRecord(this.data, { ...this.options });
+  }
+}
