@@ -1,0 +1,12 @@
+/**
+ * Optional `@nestjs/terminus` integration. Deliberately not re-exported from lib/index.ts: this
+ * entry loads `@nestjs/terminus`, which applications without health checks need not install.
+ * Publish it as its own subpath (`nestjs-ms-rpc/health`).
+ */
+export { MsRpcHealthIndicator } from './ms-rpc-health-indicator.js';
+export type { MsRpcHealthDetails } from './ms-rpc-health-indicator.js';
+export { MsRpcHealthModule } from './ms-rpc-health-module.js';
+export type { MsRpcHealthAsyncOptions } from './ms-rpc-health-module.js';
+export { DEFAULT_HEALTH_OPTIONS, MS_RPC_HEALTH_OPTIONS, resolveHealthOptions } from './health-options.js';
+export type { MsRpcHealthOptions, ResolvedHealthOptions } from './health-options.js';
+export type { HealthSource, RegistryHealth, ServiceHealth, WatchedSource } from './health-source.js';
