@@ -6,11 +6,11 @@ import { Observable, throwError } from 'rxjs';
 import { WeightedRandomBalancer } from '../balancer/weighted-random-balancer.js';
 import { ChannelCache } from '../channel/channel-cache.js';
 import { ReconnectWatchdog } from '../channel/reconnect-watchdog.js';
-import { Clock, systemClock } from '../common/clock.js';
+import { Clock, systemClock, TimerHandle } from '../common/clock.js';
 import { MsRpcLogger } from '../common/logger.js';
 import { Connection } from '../connection/connection.js';
 import { ConnectionState } from '../connection/connection-state.js';
-import { Directory } from '../directory/directory.js';
+import { Directory, isUsable, RemovalReason } from '../directory/directory.js';
 import { DirectorySnapshotStore } from '../directory/directory-snapshot.js';
 import { serviceName } from '../common/service-name.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
@@ -36,6 +36,9 @@ export interface MsRpcClientEvents {
 
 export type MsRpcClientStatus = 'connected' | 'disconnected';
 
+/** How often a retiring provider's connections are checked for calls still in flight. */
+const RETIRE_POLL_MS = 25;
+
 /**
  * The Nest `ClientProxy` of this transport. Thin: calls go router → channel cache →
  * connection; discovery, reconnects and liveness live in the layers below.
@@ -52,15 +55,23 @@ export class MsRpcClient extends ClientProxy {
   private readonly router: ProviderRouter;
   private readonly instancesListener = (instances: ServiceInstance[]) => {
     this.directory.update(instances);
-    void this.snapshots?.save(this.serviceName, this.groupName, instances);
+    // Only a list with a usable provider replaces the snapshot (the directory's empty-push
+    // protection, applied to the file): a registry that cannot be reached answers a fresh
+    // subscription with `[]` (the nacos client does), and saving that wiped the snapshot a consumer
+    // had just started from, so the next consumer started during the same outage found nothing.
+    if (instances.some(isUsable)) void this.snapshots?.save(this.serviceName, this.groupName, instances);
   };
   /** Discovery name (`service` or `service:version`). */
   private readonly serviceName: string;
   private readonly groupName: string;
   private readonly snapshots: DirectorySnapshotStore | undefined;
   private started: Promise<void> | undefined;
+  /** The re-resolution in flight, shared by every caller that asks meanwhile. */
+  private resolving: Promise<void> | undefined;
   private closed = false;
   private readyConnections = 0;
+  /** Providers that left discovery, whose connections close once their calls finished. */
+  private readonly retiring = new Map<string, TimerHandle>();
 
   constructor(options: Partial<MsRpcClientOptions> = {}, clock: Clock = systemClock) {
     super();
@@ -93,8 +104,11 @@ export class MsRpcClient extends ClientProxy {
     this.directory = new Directory(
       this.serviceName,
       {
-        onAdded: (instance) => this.router.connect(instance),
-        onRemoved: (instance, why) => this.channels.remove(instance.id, `provider removed (${why})`),
+        onAdded: (instance) => {
+          this.cancelRetirement(instance.id);
+          this.router.connect(instance);
+        },
+        onRemoved: (instance, why) => this.retire(instance.id, why),
       },
       this.logger,
     );
@@ -139,6 +153,8 @@ export class MsRpcClient extends ClientProxy {
     this.closed = true;
     this.router.close();
     this.watchdog.close();
+    for (const timer of this.retiring.values()) this.clock.clearTimeout(timer);
+    this.retiring.clear();
     this.channels.close('client closed');
     try {
       await this.registry.unsubscribe(this.serviceName, this.instancesListener, this.options.group);
@@ -253,10 +269,21 @@ export class MsRpcClient extends ClientProxy {
     this.router.connectAll();
   }
 
-  /** Re-resolution: asks the registry again (e.g. every provider was evicted). */
-  private async resolve(): Promise<void> {
+  /**
+   * Re-resolution: asks the registry again (e.g. every provider was evicted). Every call that
+   * finds no provider asks for it, so one lookup in flight serves them all: 200 waiting calls
+   * used to send 200 registry queries at once.
+   */
+  private resolve(): Promise<void> {
+    this.resolving ??= this.lookup().finally(() => (this.resolving = undefined));
+    return this.resolving;
+  }
+
+  private async lookup(): Promise<void> {
     if (this.closed) return;
     await this.start();
+    // The first discovery (still under way when the calls asked) may have filled the directory.
+    if (this.closed || this.directory.size > 0) return;
     try {
       const instances = await this.registry.getInstances(this.serviceName, this.options.group);
       if (instances.length > 0) this.directory.update(instances);
@@ -276,6 +303,38 @@ export class MsRpcClient extends ClientProxy {
       this._status$.next(status);
       this.events.emit('status', status);
     }
+  }
+
+  /**
+   * A provider left the directory. No new call goes to it (the router picks directory members
+   * only), but calls already in flight on its connections are left to finish: a provider that
+   * deregisters on a graceful shutdown still answers them, and closing at once failed every one of
+   * them with ConnectionClosedError ("provider removed (registry)") although it would have
+   * answered. The connections close as soon as they carry no call, and after one call timeout at
+   * most (no call outlives it). Evicted providers are unreachable: closed at once.
+   */
+  private retire(address: string, why: RemovalReason): void {
+    this.cancelRetirement(address);
+    const reason = `provider removed (${why})`;
+    const deadline = this.clock.now() + this.options.timeout;
+    const check = () => {
+      this.retiring.delete(address);
+      const busy = (this.channels.get(address) ?? []).some((c) => c.inFlight > 0);
+      if (why === 'evicted' || !busy || this.clock.now() >= deadline) {
+        this.channels.remove(address, reason);
+        return;
+      }
+      this.retiring.set(address, this.clock.setTimeout(check, RETIRE_POLL_MS));
+    };
+    check();
+  }
+
+  /** The provider is back in the directory: it keeps its connections. */
+  private cancelRetirement(address: string): void {
+    const timer = this.retiring.get(address);
+    if (timer === undefined) return;
+    this.clock.clearTimeout(timer);
+    this.retiring.delete(address);
   }
 
   private onExhausted(connection: Connection, attempts: number, reason?: Error): void {

@@ -4,13 +4,13 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 /** Per-connection liveness settings of the client side. */
 export interface ConnectionOptions {
   /**
-   * Time allowed for one TCP connect attempt; a SYN that is never answered fails here
-   * instead of hanging.
+   * Time allowed for one connect attempt: TCP connect plus the server's Hello. A SYN that is
+   * never answered, or a peer that accepts but never speaks, fails here instead of hanging.
    * @default 3000
    */
   connectAttemptTimeout: number;
   /**
-   * Send a ping when nothing was written for this long (ms). 0 disables pings.
+   * Send a ping when nothing was written, or nothing was received, for this long (ms). 0 disables pings.
    * Lowered automatically when the server announces an idle timeout it would otherwise hit.
    * @default 3000
    */

@@ -4,6 +4,7 @@ import { MsRpcLogger } from '../common/logger.js';
 import { ConnectTimeoutError } from '../errors/connect-timeout-error.js';
 import { ConnectionClosedError } from '../errors/connection-closed-error.js';
 import { FrameDecodeError } from '../errors/frame-decode-error.js';
+import { FrameTooLargeError } from '../errors/frame-too-large-error.js';
 import { MsRpcError } from '../errors/ms-rpc-error.js';
 import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
 import { IdleMonitor } from '../liveness/idle-monitor.js';
@@ -13,7 +14,7 @@ import { MessageCodec } from '../protocol/message-codec.js';
 import { ConnectionOptions } from './connection-options.js';
 import { ConnectionState, ConnectionStateMachine } from './connection-state.js';
 import { CallObserver, PendingCalls } from './pending-calls.js';
-import { SocketTransport, TransportListener } from './socket-transport.js';
+import { ActivitySink, SocketTransport, TransportListener } from './socket-transport.js';
 
 /** What a connection reports to its owner (the channel cache). */
 export interface ConnectionListener {
@@ -28,7 +29,7 @@ const defaultSocketFactory: SocketFactory = (host, port) => netConnect({ host, p
 
 /**
  * One client connection slot to one provider address. Connects on demand, multiplexes
- * calls by request id, pings when write-idle, declares the peer dead when read-idle for
+ * calls by request id, pings when write- or read-idle, declares the peer dead when read-idle for
  * `heartbeatTimeout`, and fails every pending call at once when its socket goes. A lost
  * socket is never reused: the next `connect()` opens a new one, and events from a replaced
  * socket are ignored. Knows nothing of Nest; reconnect timing belongs to the watchdog.
@@ -36,10 +37,17 @@ const defaultSocketFactory: SocketFactory = (host, port) => netConnect({ host, p
 export class Connection {
   readonly address: string;
   private readonly machine: ConnectionStateMachine;
+  /** Dead-peer detection: nothing read for `heartbeatTimeout`. */
   private readonly heartbeat: IdleMonitor;
+  /** Ping scheduling: nothing written, or nothing read, for the (possibly adapted) interval. */
+  private readonly keepalive: IdleMonitor;
+  /** Feeds socket activity to both monitors. */
+  private readonly activity: ActivitySink;
   private transport: SocketTransport | undefined;
   private pending: PendingCalls;
   private connecting: Promise<void> | undefined;
+  /** Settles `connecting`; kept so close() can reject a connect that is still under way. */
+  private settleConnect: { resolve: () => void; reject: (err: Error) => void } | undefined;
   private connectTimer: TimerHandle | undefined;
   private goAwayReason: string | undefined;
   /** What the server announced in its Hello, once received. */
@@ -62,14 +70,34 @@ export class Connection {
     this.pending = this.newPendingCalls();
     this.heartbeat = new IdleMonitor({
       readerIdleMs: options.heartbeatTimeout,
-      writerIdleMs: options.heartbeatInterval,
+      writerIdleMs: 0,
       clock,
-      onWriterIdle: () => this.transport?.send({ type: MessageType.Ping, requestId: 0 }),
+      onWriterIdle: () => undefined,
       onReaderIdle: (idleFor) =>
         this.transport?.destroy(
           new ConnectionClosedError(this.address, `heartbeat timeout: nothing received for ${idleFor} ms`),
         ),
     });
+    // Pinging only when write-idle is not enough: a client that keeps sending requests is never
+    // write-idle, so while a healthy provider takes longer than heartbeatTimeout to answer,
+    // nothing would be read and the connection would be declared dead. Pinging when read-idle
+    // too (gRPC keepalive style) gets a pong back in time. The ping counts as a write, so an
+    // idle connection still sends one ping per interval, not two.
+    const ping = () => void this.transport?.send({ type: MessageType.Ping, requestId: 0 });
+    this.keepalive = new IdleMonitor({
+      readerIdleMs: options.heartbeatInterval,
+      writerIdleMs: options.heartbeatInterval,
+      clock,
+      onWriterIdle: ping,
+      onReaderIdle: ping,
+    });
+    this.activity = {
+      markRead: () => {
+        this.heartbeat.markRead();
+        this.keepalive.markRead();
+      },
+      markWrite: () => this.keepalive.markWrite(),
+    };
   }
 
   get state(): ConnectionState {
@@ -89,7 +117,14 @@ export class Connection {
     return this.goAwayReason !== undefined;
   }
 
-  /** Opens a socket unless one is open or opening. Rejects with the connect failure. */
+  /**
+   * Opens a socket unless one is open or opening. Resolves once the server's Hello arrived (the
+   * handshake), not on the bare TCP connect: a peer whose kernel accepts but whose process is
+   * hung (SIGSTOP'd, deadlocked, a black hole) must not count as ready, or the watchdog's backoff
+   * would reset on every accept and calls would be routed into the void. Rejects with the
+   * failure, with ConnectTimeoutError when TCP connect + Hello take over `connectAttemptTimeout`,
+   * or with ConnectionClosedError when close() interrupts it.
+   */
   connect(): Promise<void> {
     const state = this.machine.state;
     if (state === 'ready') return Promise.resolve();
@@ -101,11 +136,12 @@ export class Connection {
     this.goAwayReason = undefined;
     this.serverSettings = undefined;
     this.connecting = new Promise<void>((resolve, reject) => {
+      this.settleConnect = { resolve, reject };
       const socket = this.socketFactory(this.host, this.port);
       const transport: SocketTransport = new SocketTransport(
         socket,
         this.codec,
-        this.transportListener((): SocketTransport => transport, reject),
+        this.transportListener((): SocketTransport => transport),
         this.address,
         this.options.maxWriteBuffer,
       );
@@ -114,16 +150,6 @@ export class Connection {
         () => transport.destroy(new ConnectTimeoutError(this.address, this.options.connectAttemptTimeout)),
         this.options.connectAttemptTimeout,
       );
-      socket.once('connect', () => {
-        if (this.transport !== transport || this.machine.state !== 'connecting') return;
-        this.clearConnectTimer();
-        this.connecting = undefined;
-        transport.activity = this.heartbeat;
-        this.heartbeat.setWriterIdleMs(this.options.heartbeatInterval);
-        this.heartbeat.start();
-        this.machine.transition('ready');
-        resolve();
-      });
     });
     // The owner may not await this promise (background reconnects): never leave it unhandled.
     this.connecting.catch(() => undefined);
@@ -139,7 +165,7 @@ export class Connection {
     const transport = this.requireTransport();
     const requestId = this.pending.add(pattern, timeoutMs, observer);
     try {
-      transport.send({ type: MessageType.Request, requestId, pattern, data, metadata });
+      transport.write(this.encodeForServer({ type: MessageType.Request, requestId, pattern, data, metadata }));
     } catch (err) {
       this.pending.take(requestId);
       throw err;
@@ -156,7 +182,8 @@ export class Connection {
 
   /** Fire-and-forget event. Throws like {@link call}. */
   emit(pattern: string, data: unknown, metadata: Metadata | undefined): void {
-    this.requireTransport().send({ type: MessageType.Event, pattern, data, metadata });
+    const transport = this.requireTransport();
+    transport.write(this.encodeForServer({ type: MessageType.Event, pattern, data, metadata }));
   }
 
   /** Terminal: fails pending calls, closes the socket, cancels timers. Idempotent. */
@@ -164,13 +191,32 @@ export class Connection {
     if (this.machine.state === 'closed') return;
     const error = new ConnectionClosedError(this.address, reason);
     this.clearConnectTimer();
-    this.heartbeat.stop();
+    this.stopMonitors();
     const transport = this.transport;
     this.transport = undefined;
     this.connecting = undefined;
+    // The transport's close is ignored from here on (it is no longer current): settle the
+    // connect promise now, or whoever awaits connect() would wait forever.
+    const settle = this.settleConnect;
+    this.settleConnect = undefined;
     this.machine.transition('closed', error);
+    settle?.reject(error);
     this.pending.failAll(() => error);
     transport?.destroy(error);
+  }
+
+  /**
+   * Encodes an outgoing frame and checks it against the limit the server announced in its Hello
+   * as well as our own (the codec's). A frame the server would refuse makes it cut the whole
+   * connection, failing every call on it: refuse it here instead, for this call only.
+   */
+  private encodeForServer(message: Message): Buffer {
+    const frame = this.codec.encode(message);
+    const limit = this.serverSettings?.maxFrameSize;
+    if (limit !== undefined && frame.length > limit) {
+      throw new FrameTooLargeError(frame.length, limit, 'Outgoing frame (server limit)');
+    }
+    return frame;
   }
 
   private requireTransport(): SocketTransport {
@@ -181,7 +227,7 @@ export class Connection {
     return transport;
   }
 
-  private transportListener(self: () => SocketTransport, rejectConnect: (err: Error) => void): TransportListener {
+  private transportListener(self: () => SocketTransport): TransportListener {
     return {
       onMessage: (message, codec) => {
         if (this.transport === self()) this.onMessage(message, codec);
@@ -191,7 +237,7 @@ export class Connection {
       },
       onClose: (error) => {
         if (this.transport !== self()) return;
-        this.onTransportClosed(error, rejectConnect);
+        this.onTransportClosed(error);
       },
     };
   }
@@ -233,16 +279,33 @@ export class Connection {
     this.serverSettings = settings;
     const idle = settings.idleTimeoutMs;
     const interval = this.options.heartbeatInterval;
+    let writerIdle = interval;
     // Ping well inside the server's idle window (dubbo#6630: a slower client than the server
     // allows gets closed and flaps); a third leaves room for a lost ping and a busy loop.
     if (idle > 0 && (interval === 0 || interval > idle / 2)) {
-      const adapted = Math.max(1, Math.floor(idle / 3));
+      writerIdle = Math.max(1, Math.floor(idle / 3));
       this.logger.warn(
         `${this.address}: server closes idle connections after ${idle} ms; ` +
-          `heartbeatInterval ${interval} ms adapted to ${adapted} ms for this connection`,
+          `heartbeatInterval ${interval} ms adapted to ${writerIdle} ms for this connection`,
       );
-      this.heartbeat.setWriterIdleMs(adapted);
     }
+    this.keepalive.setWriterIdleMs(writerIdle);
+    this.keepalive.setReaderIdleMs(writerIdle);
+    if (this.machine.state === 'connecting') this.onHandshakeDone();
+  }
+
+  /** The server's Hello arrived on a fresh socket: the connection is ready for calls. */
+  private onHandshakeDone(): void {
+    const transport = this.transport!;
+    this.clearConnectTimer();
+    this.connecting = undefined;
+    const settle = this.settleConnect;
+    this.settleConnect = undefined;
+    transport.activity = this.activity;
+    this.heartbeat.start();
+    this.keepalive.start();
+    this.machine.transition('ready');
+    settle?.resolve();
   }
 
   private onGoAway(reason: string): void {
@@ -253,17 +316,19 @@ export class Connection {
     if (this.pending.size === 0) this.transport?.end();
   }
 
-  private onTransportClosed(error: Error | undefined, rejectConnect: (err: Error) => void): void {
+  private onTransportClosed(error: Error | undefined): void {
     this.clearConnectTimer();
-    this.heartbeat.stop();
+    this.stopMonitors();
     this.transport = undefined;
     const state = this.machine.state;
     if (state === 'closed') return;
     const reason = error ?? new ConnectionClosedError(this.address, this.goAwayReason ?? 'closed by peer');
     if (state === 'connecting') {
       this.connecting = undefined;
+      const settle = this.settleConnect;
+      this.settleConnect = undefined;
       this.machine.transition('transient-failure', reason);
-      rejectConnect(reason);
+      settle?.reject(reason);
       return;
     }
     const failed = this.pending;
@@ -282,6 +347,11 @@ export class Connection {
       // Tell the server to stop working on an answer nobody waits for.
       this.transport?.send({ type: MessageType.Cancel, requestId });
     }, this.clock);
+  }
+
+  private stopMonitors(): void {
+    this.heartbeat.stop();
+    this.keepalive.stop();
   }
 
   private clearConnectTimer(): void {

@@ -1,7 +1,7 @@
 import { createServer, Server as NetServer, AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server, WritePacket } from '@nestjs/microservices';
-import { Subject, takeUntil } from 'rxjs';
+import { ReplaySubject, takeUntil } from 'rxjs';
 import { Clock, systemClock } from '../common/clock.js';
 import { MessageType } from '../protocol/frame-header.js';
 import { EventMessage, RequestMessage } from '../protocol/message.js';
@@ -139,7 +139,10 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       return;
     }
     const context = new MsRpcContext([connection.remoteAddress, pattern, request.requestId, message.metadata ?? {}]);
-    const cancelled = new Subject<void>();
+    // Replays the cancel: an async handler may build its stream only after the client's Cancel
+    // (or a connection loss) arrived; a plain Subject would have dropped it and the stream would
+    // then run unobserved forever (an endless handler leaked timers and CPU).
+    const cancelled = new ReplaySubject<void>(1);
     request.onCancel = () => cancelled.next();
     const handled: unknown = this.handleRequest(
       context,

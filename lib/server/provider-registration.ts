@@ -15,6 +15,8 @@ export class ProviderRegistration {
   private attempt: Promise<void> | undefined;
   private stopped = false;
   private isRegistered = false;
+  /** A register() call was made, successful or not. */
+  private attempted = false;
 
   constructor(
     private readonly registry: Registry,
@@ -38,6 +40,7 @@ export class ProviderRegistration {
 
   start(): void {
     if (this.stopped || this.attempt || this.isRegistered) return;
+    this.attempted = true;
     this.attempt = this.registry.register(this.registration).then(
       () => {
         this.attempt = undefined;
@@ -73,7 +76,12 @@ export class ProviderRegistration {
       this.timer = undefined;
     }
     if (this.attempt) await this.attempt;
-    if (!this.isRegistered) return;
+    // Deregister after a FAILED register() too: a registry may keep acting on it in the background.
+    // The Nacos client starts beating for an instance before its register request (and keeps beating
+    // when that request fails), and Nacos re-registers an unknown instance from a beat: a provider
+    // stopped during a Nacos outage used to re-appear, dead, once Nacos came back, for as long as its
+    // registry stayed open. Deregistering is what stops those beats.
+    if (!this.isRegistered && !this.attempted) return;
     try {
       await this.registry.deregister(this.registration);
       this.isRegistered = false;

@@ -19,10 +19,17 @@ export interface MsRpcServerOptions extends ProtocolOptions {
   /**
    * Close a connection whose reader has been idle (no request, no ping) for this long, in ms.
    * Announced to clients in the Hello frame so they ping often enough. 0 disables.
-   * Must exceed the clients' heartbeat interval (default 3000 ms).
+   * Must exceed `clientHeartbeatInterval`.
    * @default 10000
    */
   idleTimeout: number;
+  /**
+   * The heartbeat interval (ms) this server's clients are expected to use; `idleTimeout` must
+   * exceed it or healthy idle clients get cut. Lower it only with clients configured (or adapted
+   * through the Hello) to ping that often, e.g. for fast idle detection in tests.
+   * @default 3000 (the client's default heartbeatInterval)
+   */
+  clientHeartbeatInterval: number;
   /**
    * On close(), how long in-flight requests may still finish before sockets are destroyed (ms).
    * @default 10000
@@ -82,6 +89,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<MsRpcServerOptions> = Object.freez
   host: '127.0.0.1',
   port: 0,
   idleTimeout: 10000,
+  clientHeartbeatInterval: DEFAULT_CONNECTION_OPTIONS.heartbeatInterval,
   shutdownTimeout: 10000,
   maxWriteBuffer: 64 * 1024 * 1024,
   weight: 1,
@@ -93,6 +101,7 @@ const SERVER_KEYS = [
   'host',
   'port',
   'idleTimeout',
+  'clientHeartbeatInterval',
   'shutdownTimeout',
   'maxWriteBuffer',
   'registry',
@@ -125,11 +134,11 @@ export function resolveServerOptions(partial: Partial<MsRpcServerOptions> = {}):
     throw new InvalidOptionsError('MsRpcServer.metadata', 'expected an object of strings');
   }
   for (const [key, value] of Object.entries(o.metadata)) checkString(`MsRpcServer.metadata.${key}`, value, true);
-  const clientInterval = DEFAULT_CONNECTION_OPTIONS.heartbeatInterval;
+  const clientInterval = checkInteger('MsRpcServer.clientHeartbeatInterval', o.clientHeartbeatInterval, 1);
   if (o.idleTimeout !== 0 && o.idleTimeout <= clientInterval) {
     throw new InvalidOptionsError(
       'MsRpcServer.idleTimeout',
-      `must exceed the client heartbeat interval (${clientInterval} ms) or healthy idle clients get cut; got ${o.idleTimeout}`,
+      `must exceed the client heartbeat interval (clientHeartbeatInterval, ${clientInterval} ms) or healthy idle clients get cut; got ${o.idleTimeout}`,
     );
   }
   return o;
