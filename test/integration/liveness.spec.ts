@@ -105,6 +105,23 @@ describe('liveness on loopback', () => {
     expect(provider.accepted()).toBe(1);
   });
 
+  it("an event-loop stall on the client longer than heartbeatTimeout does not kill a connection whose peer answered meanwhile", async () => {
+    const child: ChildProvider = later(await startChildProvider());
+    const { client: c, states } = client(child.port, { timeout: 5000 });
+    await c.connect();
+    await expect(firstValueFrom(c.send('echo', 'warm'))).resolves.toBe('warm');
+    const call = firstValueFrom(c.send('delay', { ms: 50, value: 'answered during the stall' }));
+    await new Promise((resolve) => setImmediate(resolve)); // writes are flushed once per loop turn: send it now
+    // Block this process (GC pause, CPU-bound work) for > 2 x heartbeatTimeout. The answer lands
+    // in the socket buffer meanwhile; when the loop resumes, timers run before I/O is polled.
+    const until = performance.now() + 2 * heartbeatTimeout + 100;
+    while (performance.now() < until) {
+      // busy
+    }
+    await expect(call).resolves.toBe('answered during the stall');
+    expect(states.filter((s) => s.to === 'transient-failure')).toEqual([]);
+  });
+
   it('the server closes a client that connects and never sends anything after idleTimeout', async () => {
     const provider: TestProvider = later(await startTestProvider({ idleTimeout: 400, clientHeartbeatInterval: 100 }));
     const socket = netConnect({ host: '127.0.0.1', port: provider.port });
