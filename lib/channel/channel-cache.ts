@@ -1,76 +1,180 @@
-import { Connection } from '../connection/connection.js';
+import { Clock, systemClock, TimerHandle } from '../common/clock.js';
+import { MsRpcLogger } from '../common/logger.js';
+import { Connection, SocketFactory } from '../connection/connection.js';
+import { ConnectionState } from '../connection/connection-state.js';
+import { MessageCodec } from '../protocol/message-codec.js';
+import { ChannelOptions } from './channel-options.js';
 
-/** Creates the connections for one provider address (the cache does not know their options). */
-export type ConnectionFactory = (host: string, port: number) => Connection;
+/** What the cache reports upward, to every client sharing it (and to the watchdog). */
+export interface ChannelListener {
+  onStateChange?(connection: Connection, from: ConnectionState, to: ConnectionState, reason: Error | undefined): void;
+  onGoAway?(connection: Connection, reason: string): void;
+  /** A provider failed every reconnect attempt: holders should drop it from their directories. */
+  onEvicted?(address: string, attempts: number, reason: Error | undefined): void;
+}
+
+interface Group {
+  connections: Connection[];
+  /** Who uses the address (clients); the connections close when the last one lets go. */
+  holders: Set<object>;
+  /** Set while the group waits for its in-flight calls before closing. */
+  retireTimer?: TimerHandle;
+}
+
+/** How often a retiring address is checked for calls still in flight. */
+const RETIRE_POLL_MS = 25;
 
 /**
  * Long-lived connections per provider address (`connectionsPerProvider` of them), shared by
- * every call and pattern. Concurrent first calls to an address share one connect, because a
- * connection dedupes its own connect attempts. An instance, never a static: two clients with
- * different registries each get their own, or share one through Nest DI.
+ * every call, pattern and client that holds the address. Concurrent first calls to an address
+ * share one connect, because a connection dedupes its own connect attempts. An instance, never
+ * a static: Nest DI shares one through MsRpcModule, a standalone client makes its own.
  */
 export class ChannelCache {
-  private readonly groups = new Map<string, Connection[]>();
+  private readonly groups = new Map<string, Group>();
+  private readonly listeners = new Set<ChannelListener>();
+  private readonly codec: MessageCodec;
   private closed = false;
 
   constructor(
-    private readonly factory: ConnectionFactory,
-    private readonly connectionsPerProvider: number,
-  ) {}
+    readonly options: ChannelOptions,
+    private readonly logger: MsRpcLogger,
+    private readonly clock: Clock = systemClock,
+    private readonly socketFactory?: SocketFactory,
+  ) {
+    this.codec = new MessageCodec(options);
+  }
 
   get size(): number {
     return this.groups.size;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   addresses(): string[] {
     return [...this.groups.keys()];
   }
 
-  /** The connections for an address, created (idle) on first use. */
-  ensure(host: string, port: number): Connection[] {
+  /** Subscribes to connection events of every address; returns the unsubscribe function. */
+  addListener(listener: ChannelListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The connections for an address, created (idle) on first use; `holder` now holds it. */
+  ensure(host: string, port: number, holder: object): Connection[] {
     const address = `${host}:${port}`;
     let group = this.groups.get(address);
     if (!group) {
       if (this.closed) return [];
-      group = [];
-      for (let i = 0; i < this.connectionsPerProvider; i++) group.push(this.factory(host, port));
+      group = { connections: [], holders: new Set() };
+      for (let i = 0; i < this.options.connectionsPerProvider; i++) group.connections.push(this.create(host, port));
       this.groups.set(address, group);
     }
-    return group;
+    group.holders.add(holder);
+    this.cancelRetirement(group);
+    return group.connections;
   }
 
   get(address: string): readonly Connection[] | undefined {
-    return this.groups.get(address);
+    return this.groups.get(address)?.connections;
   }
 
   /** The available connection with the fewest calls in flight, if any. */
   pickAvailable(address: string): Connection | undefined {
     const group = this.groups.get(address);
-    if (!group) return undefined;
+    if (!group || group.retireTimer !== undefined) return undefined;
     let best: Connection | undefined;
-    for (const c of group) {
+    for (const c of group.connections) {
       if (c.isAvailable && (!best || c.inFlight < best.inFlight)) best = c;
     }
     return best;
   }
 
+  /** Calls in flight to an address, over all its connections (for least-active balancing). */
+  inFlight(address: string): number {
+    let n = 0;
+    for (const c of this.groups.get(address)?.connections ?? []) n += c.inFlight;
+    return n;
+  }
+
   /** Starts connecting every idle connection of an address (failures go to the watchdog). */
   connectIdle(address: string): void {
-    for (const c of this.groups.get(address) ?? []) {
+    for (const c of this.groups.get(address)?.connections ?? []) {
       if (c.state === 'idle') c.connect().catch(() => undefined);
     }
   }
 
-  /** Closes and forgets an address's connections; their pending calls fail at once. */
+  /**
+   * `holder` no longer uses the address. When nobody does, its connections close — at once
+   * when `graceMs` is 0, otherwise as soon as they carry no call, and after `graceMs` at most
+   * (a provider that deregistered on a graceful shutdown still answers what it already has).
+   */
+  release(address: string, holder: object, reason: string, graceMs = 0): void {
+    const group = this.groups.get(address);
+    if (!group || !group.holders.delete(holder) || group.holders.size > 0) return;
+    this.cancelRetirement(group);
+    const deadline = this.clock.now() + graceMs;
+    const check = () => {
+      group.retireTimer = undefined;
+      const busy = group.connections.some((c) => c.inFlight > 0);
+      if (!busy || this.clock.now() >= deadline) {
+        if (this.groups.get(address) === group) this.remove(address, reason);
+        return;
+      }
+      group.retireTimer = this.clock.setTimeout(check, RETIRE_POLL_MS);
+    };
+    check();
+  }
+
+  /** Reports an unreachable provider to every holder, then closes its connections. */
+  evict(address: string, attempts: number, reason: Error | undefined): void {
+    if (!this.groups.has(address)) return;
+    for (const l of [...this.listeners]) l.onEvicted?.(address, attempts, reason);
+    this.remove(address, 'provider evicted');
+  }
+
+  /** Closes and forgets an address's connections now; their pending calls fail at once. */
   remove(address: string, reason: string): void {
     const group = this.groups.get(address);
     if (!group) return;
     this.groups.delete(address);
-    for (const c of group) c.close(reason);
+    this.cancelRetirement(group);
+    for (const c of group.connections) c.close(reason);
   }
 
-  close(reason = 'client closed'): void {
+  close(reason = 'channel cache closed'): void {
     this.closed = true;
     for (const address of [...this.groups.keys()]) this.remove(address, reason);
+    this.listeners.clear();
+  }
+
+  private create(host: string, port: number): Connection {
+    return new Connection(
+      host,
+      port,
+      this.options,
+      this.codec,
+      {
+        onStateChange: (c, from, to, reason) => {
+          for (const l of [...this.listeners]) l.onStateChange?.(c, from, to, reason);
+        },
+        onGoAway: (c, reason) => {
+          for (const l of [...this.listeners]) l.onGoAway?.(c, reason);
+        },
+      },
+      this.logger,
+      this.clock,
+      this.socketFactory,
+    );
+  }
+
+  private cancelRetirement(group: Group): void {
+    if (group.retireTimer !== undefined) {
+      this.clock.clearTimeout(group.retireTimer);
+      group.retireTimer = undefined;
+    }
   }
 }

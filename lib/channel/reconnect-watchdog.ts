@@ -3,11 +3,10 @@ import { MsRpcLogger } from '../common/logger.js';
 import { Connection } from '../connection/connection.js';
 import { ConnectionState } from '../connection/connection-state.js';
 import { BackoffOptions } from '../liveness/backoff-options.js';
+import type { ChannelCache } from './channel-cache.js';
 import { ExponentialBackoff } from '../liveness/backoff.js';
 
 export interface WatchdogListener {
-  /** A provider stayed unreachable through every attempt: drop it from the instance cache. */
-  onExhausted(connection: Connection, attempts: number, lastError: Error | undefined): void;
   /** A reconnect attempt is scheduled (for metrics and events). */
   onReconnectScheduled?(connection: Connection, attempt: number, delayMs: number): void;
 }
@@ -26,16 +25,24 @@ export class ReconnectWatchdog {
   private readonly watches = new Map<Connection, Watch>();
   private closed = false;
 
+  private readonly detach: () => void;
+
+  /**
+   * Watches every connection of `channels`; a provider that stays unreachable through every
+   * attempt is evicted from the cache, which tells every client holding it.
+   */
   constructor(
+    private readonly channels: ChannelCache,
     private readonly backoffOptions: Partial<BackoffOptions>,
-    private readonly listener: WatchdogListener,
     private readonly logger: MsRpcLogger,
     private readonly clock: Clock = systemClock,
     private readonly random: () => number = Math.random,
-  ) {}
+    private readonly listener: WatchdogListener = {},
+  ) {
+    this.detach = channels.addListener({ onStateChange: (c, _from, to, reason) => this.onStateChange(c, to, reason) });
+  }
 
-  /** Feed every connection state change here. */
-  onStateChange(connection: Connection, to: ConnectionState, reason: Error | undefined): void {
+  private onStateChange(connection: Connection, to: ConnectionState, reason: Error | undefined): void {
     if (this.closed) return;
     if (to === 'ready') {
       const watch = this.watches.get(connection);
@@ -66,6 +73,7 @@ export class ReconnectWatchdog {
   /** Cancels every pending reconnect. */
   close(): void {
     this.closed = true;
+    this.detach();
     for (const watch of this.watches.values()) this.cancelTimer(watch);
     this.watches.clear();
   }
@@ -85,7 +93,7 @@ export class ReconnectWatchdog {
         `${connection.address}: unreachable after ${attempts} reconnect attempts` +
           `${reason ? ` (last error: ${reason.message})` : ''}; evicting`,
       );
-      this.listener.onExhausted(connection, attempts, reason);
+      this.channels.evict(connection.address, attempts, reason);
       return;
     }
     const attempt = watch.backoff.attempt;

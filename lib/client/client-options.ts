@@ -11,6 +11,7 @@ import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { BackoffOptions, RetryStrategy, resolveBackoffOptions } from '../liveness/backoff-options.js';
 import { PROTOCOL_OPTION_KEYS, ProtocolOptions, resolveProtocolOptions } from '../protocol/protocol-options.js';
 import type { Registry } from '../registry/registry.js';
+import { BalancerOptions, resolveBalancerOptions } from '../balancer/balancer-options.js';
 
 /** A static provider address: `'host:port'` or an object. */
 export type ProviderAddress = string | { host: string; port: number; weight?: number; metadata?: Record<string, string> };
@@ -80,13 +81,19 @@ export interface MsRpcClientOptions extends ProtocolOptions, ConnectionOptions {
    */
   retryStrategy?: RetryStrategy;
   /**
+   * Load balancing: strategy ('random' | 'round-robin' | 'least-active' | 'consistent-hash' or a
+   * Balancer instance), warm-up of newly started providers, consistent-hash settings.
+   * @default DEFAULT_BALANCER_OPTIONS (weighted random with a 10-minute warm-up)
+   */
+  balancer: Partial<BalancerOptions>;
+  /**
    * Where the transport logs; Nest's Logger fits.
    * @default a Nest Logger with context 'MsRpcClient'
    */
   logger?: MsRpcLogger;
 }
 
-export type ResolvedClientOptions = MsRpcClientOptions & { backoff: BackoffOptions };
+export type ResolvedClientOptions = MsRpcClientOptions & { backoff: BackoffOptions; balancer: BalancerOptions };
 
 const CLIENT_KEYS = [
   'service',
@@ -100,6 +107,7 @@ const CLIENT_KEYS = [
   'connectionsPerProvider',
   'backoff',
   'retryStrategy',
+  'balancer',
   'logger',
 ] as const;
 
@@ -124,6 +132,7 @@ export function resolveClientOptions(partial: Partial<MsRpcClientOptions> = {}):
     ...resolveProtocolOptions(defined, 'MsRpcClient'),
     ...resolveConnectionOptions(defined, 'MsRpcClient'),
     backoff,
+    balancer: resolveBalancerOptions(defined.balancer ?? {}, 'MsRpcClient.balancer'),
   };
   checkString('MsRpcClient.service', o.service);
   checkInteger('MsRpcClient.timeout', o.timeout, 1);

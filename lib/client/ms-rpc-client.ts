@@ -1,125 +1,133 @@
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
-import { Observable, throwError } from 'rxjs';
-import { WeightedRandomBalancer } from '../balancer/weighted-random-balancer.js';
+import { connectable, defer, Observable, Subject, throwError } from 'rxjs';
+import { PickContext } from '../balancer/balancer.js';
+import { BalancerRegistry } from '../balancer/balancer-registry.js';
 import { ChannelCache } from '../channel/channel-cache.js';
 import { ReconnectWatchdog } from '../channel/reconnect-watchdog.js';
-import { Clock, systemClock, TimerHandle } from '../common/clock.js';
+import { Clock, systemClock } from '../common/clock.js';
 import { MsRpcLogger } from '../common/logger.js';
+import { serviceName } from '../common/service-name.js';
 import { Connection } from '../connection/connection.js';
 import { ConnectionState } from '../connection/connection-state.js';
-import { Directory, isUsable, RemovalReason } from '../directory/directory.js';
+import { Directory } from '../directory/directory.js';
 import { DirectorySnapshotStore } from '../directory/directory-snapshot.js';
-import { serviceName } from '../common/service-name.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
 import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
-import { MessageCodec } from '../protocol/message-codec.js';
+import type { HealthSource } from '../health/health-source.js';
+import { NO_PROVIDER_LABEL } from '../metrics/metric-series.js';
+import type { RpcMetrics } from '../metrics/rpc-metrics.js';
 import type { Registry } from '../registry/registry.js';
-import type { ServiceInstance } from '../registry/service-instance.js';
 import { StaticRegistry } from '../registry/static-registry.js';
 import { MsRpcClientOptions, ResolvedClientOptions, resolveClientOptions } from './client-options.js';
+import { MsRpcRecord } from './ms-rpc-record.js';
 import { ProviderRouter } from './provider-router.js';
+import { ServiceDiscovery } from './service-discovery.js';
 
 /** Events emitted through `client.on(event, listener)`. */
 export interface MsRpcClientEvents {
-  /** Every connection state change, with the provider address. */
+  /** Every state change of this client's provider connections, with the provider address. */
   'connection-state': (event: { address: string; from: ConnectionState; to: ConnectionState; reason?: Error }) => void;
   /** A provider failed every reconnect attempt and left the instance cache. */
   evicted: (event: { address: string; attempts: number; reason?: Error }) => void;
   /** Aggregate status: 'connected' while at least one provider connection is ready. */
   status: (status: MsRpcClientStatus) => void;
-  /** An unexpected internal or registry error (logged as well). */
+  /** A registry error (logged as well). */
   error: (error: Error) => void;
 }
 
 export type MsRpcClientStatus = 'connected' | 'disconnected';
 
-/** How often a retiring provider's connections are checked for calls still in flight. */
-const RETIRE_POLL_MS = 25;
+/** What a client may share with others (MsRpcModule injects these). */
+export interface MsRpcClientDeps {
+  clock?: Clock;
+  /** A shared channel cache (with its watchdog attached); by default the client owns one. */
+  channels?: ChannelCache;
+  metrics?: RpcMetrics;
+}
 
 /**
  * The Nest `ClientProxy` of this transport. Thin: calls go router → channel cache →
  * connection; discovery, reconnects and liveness live in the layers below.
  */
-export class MsRpcClient extends ClientProxy {
+export class MsRpcClient extends ClientProxy implements HealthSource {
+  /** Discovery name (`service` or `service:version`). */
+  readonly serviceName: string;
   private readonly options: ResolvedClientOptions;
   private readonly logger: MsRpcLogger;
   private readonly clock: Clock;
+  private readonly metrics: RpcMetrics | undefined;
   private readonly events = new EventEmitter();
   private readonly registry: Registry;
   private readonly directory: Directory;
   private readonly channels: ChannelCache;
-  private readonly watchdog: ReconnectWatchdog;
+  /** Set when this client owns its channel layer (no shared cache was injected). */
+  private readonly ownWatchdog: ReconnectWatchdog | undefined;
+  private readonly detachChannels: () => void;
+  private readonly discovery: ServiceDiscovery;
   private readonly router: ProviderRouter;
-  private readonly instancesListener = (instances: ServiceInstance[]) => {
-    this.directory.update(instances);
-    // Only a list with a usable provider replaces the snapshot (the directory's empty-push
-    // protection, applied to the file): a registry that cannot be reached answers a fresh
-    // subscription with `[]` (the nacos client does), and saving that wiped the snapshot a consumer
-    // had just started from, so the next consumer started during the same outage found nothing.
-    if (instances.some(isUsable)) void this.snapshots?.save(this.serviceName, this.groupName, instances);
-  };
-  /** Discovery name (`service` or `service:version`). */
-  private readonly serviceName: string;
-  private readonly groupName: string;
-  private readonly snapshots: DirectorySnapshotStore | undefined;
-  private started: Promise<void> | undefined;
-  /** The re-resolution in flight, shared by every caller that asks meanwhile. */
-  private resolving: Promise<void> | undefined;
   private closed = false;
-  private readyConnections = 0;
-  /** Providers that left discovery, whose connections close once their calls finished. */
-  private readonly retiring = new Map<string, TimerHandle>();
+  private lastStatus: MsRpcClientStatus = 'disconnected';
 
-  constructor(options: Partial<MsRpcClientOptions> = {}, clock: Clock = systemClock) {
+  constructor(options: Partial<MsRpcClientOptions> = {}, deps: MsRpcClientDeps = {}) {
     super();
     this.options = resolveClientOptions(options);
     this.logger = this.options.logger ?? new Logger('MsRpcClient');
-    this.clock = clock;
+    this.clock = deps.clock ?? systemClock;
+    this.metrics = deps.metrics;
     this.initializeSerializer(options as never);
     this.initializeDeserializer(options as never);
     this.registry = this.options.registry ?? new StaticRegistry(this.options.providers ?? []);
     this.serviceName = serviceName(this.options.service, this.options.version);
-    this.groupName = this.options.group ?? 'DEFAULT_GROUP';
-    if (this.options.registry && this.options.snapshotDir !== false) {
-      this.snapshots = new DirectorySnapshotStore(this.options.snapshotDir, this.logger);
+    if (deps.channels) {
+      this.channels = deps.channels;
+    } else {
+      this.channels = new ChannelCache(this.options, this.logger, this.clock);
+      this.ownWatchdog = new ReconnectWatchdog(this.channels, this.options.backoff, this.logger, this.clock);
     }
-    const codec = new MessageCodec(this.options);
-    this.channels = new ChannelCache(
-      (host, port) =>
-        new Connection(host, port, this.options, codec, {
-          onStateChange: (c, from, to, reason) => this.onStateChange(c, from, to, reason),
-          onGoAway: () => this.router.connectAll(),
-        }, this.logger, clock),
-      this.options.connectionsPerProvider,
-    );
-    this.watchdog = new ReconnectWatchdog(
-      this.options.backoff,
-      { onExhausted: (c, attempts, reason) => this.onExhausted(c, attempts, reason) },
-      this.logger,
-      clock,
-    );
     this.directory = new Directory(
       this.serviceName,
       {
-        onAdded: (instance) => {
-          this.cancelRetirement(instance.id);
-          this.router.connect(instance);
-        },
-        onRemoved: (instance, why) => this.retire(instance.id, why),
+        onAdded: (instance) => this.router.connect(instance),
+        // Removed providers get no new call; evicted ones are unreachable and close at once,
+        // the others keep answering what they already have for up to one call timeout.
+        onRemoved: (instance, why) =>
+          this.router.release(instance.id, `provider removed (${why})`, why === 'evicted' ? 0 : this.options.timeout),
       },
       this.logger,
+    );
+    const snapshots =
+      this.options.registry && this.options.snapshotDir !== false
+        ? new DirectorySnapshotStore(this.options.snapshotDir, this.logger)
+        : undefined;
+    this.discovery = new ServiceDiscovery(
+      this.registry,
+      this.serviceName,
+      this.options.group,
+      this.directory,
+      snapshots,
+      this.logger,
+      (err) => {
+        // An EventEmitter throws on an 'error' nobody listens to: report it only to listeners.
+        if (this.events.listenerCount('error') > 0) this.events.emit('error', err);
+      },
     );
     this.router = new ProviderRouter(
       this.serviceName,
       this.directory,
       this.channels,
-      new WeightedRandomBalancer(),
-      () => void this.resolve(),
-      clock,
+      new BalancerRegistry({ clock: this.clock }).create(this.options.balancer, 'MsRpcClient.balancer'),
+      () => void this.discovery.resolve().then(() => this.router.connectAll()),
+      this.clock,
     );
+    this.detachChannels = this.channels.addListener({
+      onStateChange: (c, from, to, reason) => this.onStateChange(c, from, to, reason),
+      onGoAway: () => this.router.connectAll(),
+      onEvicted: (address, attempts, reason) => this.onEvicted(address, attempts, reason),
+    });
     this._status$.next('disconnected');
   }
 
@@ -132,7 +140,7 @@ export class MsRpcClient extends ClientProxy {
     if (this.closed) throw new ClientClosedError();
     if (this.router.hasAvailable) return;
     await this.start();
-    await this.router.pick(this.options.connectTimeout);
+    await this.router.pick(this.options.connectTimeout).promise;
   }
 
   /**
@@ -148,22 +156,37 @@ export class MsRpcClient extends ClientProxy {
     );
   }
 
+  /** Like Nest's (hot: sent even without a subscriber), minus the `connect()` first, as `send()`. */
+  override emit<TResult = unknown, TInput = unknown>(pattern: unknown, data: TInput): Observable<TResult> {
+    if (pattern === null || pattern === undefined || data === null || data === undefined) {
+      return throwError(() => new InvalidMessageException());
+    }
+    const source = connectable(
+      defer(() => this.dispatchEvent<TResult>(this.createPacket(pattern, data))),
+      { connector: () => new Subject<TResult>(), resetOnDisconnect: false },
+    );
+    source.connect();
+    return source;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.router.close();
-    this.watchdog.close();
-    for (const timer of this.retiring.values()) this.clock.clearTimeout(timer);
-    this.retiring.clear();
-    this.channels.close('client closed');
-    try {
-      await this.registry.unsubscribe(this.serviceName, this.instancesListener, this.options.group);
-    } catch (err) {
-      this.logger.warn(`unsubscribe from ${this.registry.kind} failed: ${(err as Error).message}`);
+    this.detachChannels();
+    if (this.ownWatchdog) {
+      this.ownWatchdog.close();
+      this.channels.close('client closed');
     }
+    await this.discovery.close();
     if (!this.options.registry) await this.registry.close();
-    await this.snapshots?.flush();
+    this.setStatus('disconnected');
     this.events.removeAllListeners();
+  }
+
+  /** Nest calls this on shutdown for clients provided by MsRpcModule. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
   }
 
   override on<K extends keyof MsRpcClientEvents>(event: K, callback: MsRpcClientEvents[K]): void;
@@ -182,25 +205,54 @@ export class MsRpcClient extends ClientProxy {
     return this.directory.list().map((i) => i.id);
   }
 
+  readyProviderCount(): number {
+    return this.router.readyProviderCount();
+  }
+
+  knownProviderCount(): number {
+    return this.directory.size;
+  }
+
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
     const pattern = this.normalizePattern(packet.pattern);
-    const timeoutMs = this.options.timeout;
+    let data = packet.data as unknown;
+    let metadata = packet.metadata;
+    let timeoutMs = this.options.timeout;
+    let context: PickContext | undefined;
+    if (data instanceof MsRpcRecord) {
+      const record = data;
+      data = record.data;
+      timeoutMs = record.options.timeout ?? timeoutMs;
+      if (record.options.metadata) metadata = { ...metadata, ...record.options.metadata };
+      if (record.options.hashKey !== undefined) context = { hashKey: record.options.hashKey, pattern };
+    } else if (this.options.balancer.hashKey) {
+      const hashKey = this.options.balancer.hashKey(packet.pattern, data);
+      if (hashKey !== undefined) context = { hashKey, pattern };
+    }
+    const metrics = this.metrics;
+    const token = metrics?.callStarted(pattern);
+    const startedAt = performance.now();
+    let provider = NO_PROVIDER_LABEL;
     let connection: Connection | undefined;
     let requestId = 0;
     let done = false;
+    let cancelWait: (() => void) | undefined;
     const fail = (err: unknown) => {
       if (done) return;
       done = true;
+      if (token) metrics!.callFailed(token, provider, performance.now() - startedAt, err);
       callback({ err });
     };
     const dispatch = (target: Connection, remainingMs: number) => {
       if (done) return;
+      connection = target;
+      provider = target.address;
       try {
-        connection = target;
-        requestId = target.call(pattern, packet.data, packet.metadata, remainingMs, {
+        requestId = target.call(pattern, data, metadata, remainingMs, {
           onValue: (response) => callback({ response }),
           onEnd: (hasData, response) => {
             done = true;
+            if (token) metrics!.callSucceeded(token, provider, performance.now() - startedAt);
             callback(hasData ? { response, isDisposed: true } : { isDisposed: true });
           },
           onError: (err) => fail(err ?? new Error('Remote error without details')),
@@ -213,20 +265,23 @@ export class MsRpcClient extends ClientProxy {
       fail(new ClientClosedError());
       return () => undefined;
     }
-    const ready = this.router.pickNow();
+    const ready = this.router.pickNow(context);
     if (ready) {
       dispatch(ready, timeoutMs);
     } else {
-      const startedAt = this.clock.now();
       void this.start();
-      this.router.pick(timeoutMs).then(
-        (target) => dispatch(target, Math.max(1, timeoutMs - (this.clock.now() - startedAt))),
+      const pick = this.router.pick(timeoutMs, context);
+      cancelWait = pick.cancel;
+      pick.promise.then(
+        (target) => dispatch(target, Math.max(1, timeoutMs - (performance.now() - startedAt))),
         (err) => fail(err instanceof ClientClosedError ? err : new RpcTimeoutError(pattern, timeoutMs, { cause: err })),
       );
     }
     return () => {
       if (done) return;
       done = true;
+      if (token) metrics!.callCancelled(token);
+      cancelWait?.();
       if (connection && requestId) connection.cancel(requestId);
     };
   }
@@ -234,111 +289,45 @@ export class MsRpcClient extends ClientProxy {
   protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
     if (this.closed) throw new ClientClosedError();
     const pattern = this.normalizePattern(packet.pattern);
+    let data = packet.data as unknown;
+    let metadata = packet.metadata;
+    if (data instanceof MsRpcRecord) {
+      if (data.options.metadata) metadata = { ...metadata, ...data.options.metadata };
+      data = data.data;
+    }
     let target = this.router.pickNow();
     if (!target) {
       void this.start();
-      target = await this.router.pick(this.options.timeout);
+      target = await this.router.pick(this.options.timeout).promise;
     }
-    target.emit(pattern, packet.data, packet.metadata);
+    target.emit(pattern, data, metadata);
     return undefined as T;
   }
 
-  /**
-   * Loads the snapshot (if any), then subscribes to the registry, once; later calls share the
-   * first start. The snapshot goes first so a fresh registry answer always wins over it.
-   */
-  private start(): Promise<void> {
-    this.started ??= this.startDiscovery();
-    return this.started;
-  }
-
-  private async startDiscovery(): Promise<void> {
-    const saved = await this.snapshots?.load(this.serviceName, this.groupName);
-    if (saved && saved.length > 0 && this.directory.size === 0 && !this.closed) {
-      this.logger.log(`"${this.serviceName}": starting with ${saved.length} provider(s) from the snapshot`);
-      this.directory.update(saved);
-    }
-    try {
-      await this.registry.subscribe(this.serviceName, this.instancesListener, this.options.group);
-    } catch (err) {
-      this.started = undefined;
-      this.logger.error(`subscribing to "${this.serviceName}" in ${this.registry.kind} failed: ${(err as Error).message}`);
-      // An EventEmitter throws on an 'error' nobody listens to: report it only to listeners.
-      if (this.events.listenerCount('error') > 0) this.events.emit('error', err);
-    }
-    this.router.connectAll();
-  }
-
-  /**
-   * Re-resolution: asks the registry again (e.g. every provider was evicted). Every call that
-   * finds no provider asks for it, so one lookup in flight serves them all: 200 waiting calls
-   * used to send 200 registry queries at once.
-   */
-  private resolve(): Promise<void> {
-    this.resolving ??= this.lookup().finally(() => (this.resolving = undefined));
-    return this.resolving;
-  }
-
-  private async lookup(): Promise<void> {
-    if (this.closed) return;
-    await this.start();
-    // The first discovery (still under way when the calls asked) may have filled the directory.
-    if (this.closed || this.directory.size > 0) return;
-    try {
-      const instances = await this.registry.getInstances(this.serviceName, this.options.group);
-      if (instances.length > 0) this.directory.update(instances);
-    } catch (err) {
-      this.logger.warn(`re-resolving "${this.serviceName}" failed: ${(err as Error).message}`);
-    }
+  private async start(): Promise<void> {
+    await this.discovery.start();
+    if (!this.closed) this.router.connectAll();
   }
 
   private onStateChange(connection: Connection, from: ConnectionState, to: ConnectionState, reason?: Error): void {
-    this.watchdog.onStateChange(connection, to, reason);
-    if (to === 'ready') this.readyConnections++;
-    if (from === 'ready') this.readyConnections--;
+    // A shared cache reports every client's connections: only this client's providers count here.
+    if (!this.directory.get(connection.address) && to !== 'closed') return;
+    this.metrics?.connectionStateChanged(connection, connection.address, from, to, reason);
     this.events.emit('connection-state', { address: connection.address, from, to, reason });
     if (to === 'ready') this.router.onAvailable();
-    const status: MsRpcClientStatus = this.readyConnections > 0 ? 'connected' : 'disconnected';
-    if ((to === 'ready' && this.readyConnections === 1) || (from === 'ready' && this.readyConnections === 0)) {
-      this._status$.next(status);
-      this.events.emit('status', status);
-    }
+    this.setStatus(this.router.readyProviderCount() > 0 ? 'connected' : 'disconnected');
   }
 
-  /**
-   * A provider left the directory. No new call goes to it (the router picks directory members
-   * only), but calls already in flight on its connections are left to finish: a provider that
-   * deregisters on a graceful shutdown still answers them, and closing at once failed every one of
-   * them with ConnectionClosedError ("provider removed (registry)") although it would have
-   * answered. The connections close as soon as they carry no call, and after one call timeout at
-   * most (no call outlives it). Evicted providers are unreachable: closed at once.
-   */
-  private retire(address: string, why: RemovalReason): void {
-    this.cancelRetirement(address);
-    const reason = `provider removed (${why})`;
-    const deadline = this.clock.now() + this.options.timeout;
-    const check = () => {
-      this.retiring.delete(address);
-      const busy = (this.channels.get(address) ?? []).some((c) => c.inFlight > 0);
-      if (why === 'evicted' || !busy || this.clock.now() >= deadline) {
-        this.channels.remove(address, reason);
-        return;
-      }
-      this.retiring.set(address, this.clock.setTimeout(check, RETIRE_POLL_MS));
-    };
-    check();
+  private setStatus(status: MsRpcClientStatus): void {
+    if (status === this.lastStatus) return;
+    this.lastStatus = status;
+    this._status$.next(status);
+    this.events.emit('status', status);
   }
 
-  /** The provider is back in the directory: it keeps its connections. */
-  private cancelRetirement(address: string): void {
-    const timer = this.retiring.get(address);
-    if (timer === undefined) return;
-    this.clock.clearTimeout(timer);
-    this.retiring.delete(address);
-  }
-
-  private onExhausted(connection: Connection, attempts: number, reason?: Error): void {
-    this.directory.evict(connection.address);
-    this.events.emit('evicted', { address: connection.address, attempts, reason });
+  private onEvicted(address: string, attempts: number, reason?: Error): void {
+    if (!this.directory.evict(address)) return;
+    this.metrics?.providerEvicted(address);
+    this.events.emit('evicted', { address, attempts, reason });
   }
 }

@@ -1,5 +1,5 @@
 import { Clock, systemClock, TimerHandle } from '../common/clock.js';
-import { Balancer, Candidate } from '../balancer/balancer.js';
+import { Balancer, Candidate, PickContext } from '../balancer/balancer.js';
 import { ChannelCache } from '../channel/channel-cache.js';
 import { Connection } from '../connection/connection.js';
 import { Directory } from '../directory/directory.js';
@@ -15,6 +15,13 @@ interface Waiter {
   resolve(connection: Connection): void;
   reject(error: Error): void;
   timer: TimerHandle;
+  context: PickContext | undefined;
+}
+
+/** A pick that may still be waiting for a provider; `cancel()` drops the wait. */
+export interface PendingPick {
+  readonly promise: Promise<Connection>;
+  cancel(): void;
 }
 
 /**
@@ -37,27 +44,29 @@ export class ProviderRouter {
   ) {}
 
   /** A ready connection now, or undefined. The hot path: no allocation beyond the candidate list. */
-  pickNow(): Connection | undefined {
+  pickNow(context?: PickContext): Connection | undefined {
     const instances = this.directory.list();
     if (instances.length === 1) return this.channels.pickAvailable(instances[0].id);
     const candidates: RouteCandidate[] = [];
     for (const instance of instances) {
       const connection = this.channels.pickAvailable(instance.id);
-      if (connection) candidates.push({ instance, connection, inFlight: connection.inFlight });
+      if (connection) candidates.push({ instance, connection, inFlight: this.channels.inFlight(instance.id) });
     }
-    return this.balancer.pick(candidates)?.connection;
+    return this.balancer.pick(candidates, context)?.connection;
   }
 
-  /** A ready connection, waiting up to `timeoutMs` for one. Rejects with NoProviderError. */
-  pick(timeoutMs: number): Promise<Connection> {
-    if (this.closed) return Promise.reject(new ClientClosedError());
-    const now = this.pickNow();
-    if (now) return Promise.resolve(now);
+  /** A ready connection, waiting up to `timeoutMs` for one; rejects with NoProviderError. */
+  pick(timeoutMs: number, context?: PickContext): PendingPick {
+    if (this.closed) return settled(Promise.reject(new ClientClosedError()));
+    const now = this.pickNow(context);
+    if (now) return settled(Promise.resolve(now));
     this.kick();
-    return new Promise<Connection>((resolve, reject) => {
-      const waiter: Waiter = {
+    let waiter!: Waiter;
+    const promise = new Promise<Connection>((resolve, reject) => {
+      waiter = {
         resolve,
         reject,
+        context,
         timer: this.clock.setTimeout(() => {
           this.waiters.delete(waiter);
           reject(this.noProviderError(timeoutMs));
@@ -65,6 +74,13 @@ export class ProviderRouter {
       };
       this.waiters.add(waiter);
     });
+    return {
+      promise,
+      cancel: () => {
+        // An unsubscribed call stops waiting at once instead of holding a timer until its timeout.
+        if (this.waiters.delete(waiter)) this.clock.clearTimeout(waiter.timer);
+      },
+    };
   }
 
   /** Opens connections to every known provider that has none yet. */
@@ -73,15 +89,20 @@ export class ProviderRouter {
   }
 
   connect(instance: ServiceInstance): void {
-    this.channels.ensure(instance.host, instance.port);
+    if (this.closed) return;
+    this.channels.ensure(instance.host, instance.port, this);
     this.channels.connectIdle(instance.id);
+  }
+
+  /** The provider left this router's directory: let go of its connections. */
+  release(address: string, reason: string, graceMs: number): void {
+    this.channels.release(address, this, reason, graceMs);
   }
 
   /** Some connection became available (ready, or a draining one was replaced): serve waiters. */
   onAvailable(): void {
-    if (this.waiters.size === 0) return;
     for (const waiter of [...this.waiters]) {
-      const connection = this.pickNow();
+      const connection = this.pickNow(waiter.context);
       if (!connection) return;
       this.waiters.delete(waiter);
       this.clock.clearTimeout(waiter.timer);
@@ -93,13 +114,23 @@ export class ProviderRouter {
     return this.pickNow() !== undefined;
   }
 
-  close(): void {
+  /** Providers of this router with at least one ready connection. */
+  readyProviderCount(): number {
+    let n = 0;
+    for (const instance of this.directory.list()) {
+      if ((this.channels.get(instance.id) ?? []).some((c) => c.state === 'ready')) n++;
+    }
+    return n;
+  }
+
+  close(graceMs = 0): void {
     this.closed = true;
     for (const waiter of this.waiters) {
       this.clock.clearTimeout(waiter.timer);
       waiter.reject(new ClientClosedError('client closed while the call waited for a provider'));
     }
     this.waiters.clear();
+    for (const instance of this.directory.list()) this.release(instance.id, 'client closed', graceMs);
   }
 
   /** Nothing is ready: make sure something is on its way. */
@@ -120,4 +151,9 @@ export class ProviderRouter {
         : `none of ${known} known provider(s) became ready within ${timeoutMs} ms`;
     return new NoProviderError(this.service, detail);
   }
+}
+
+function settled(promise: Promise<Connection>): PendingPick {
+  promise.catch(() => undefined);
+  return { promise, cancel: () => undefined };
 }

@@ -22,8 +22,8 @@ describe('Nacos discovery (real nacos client, real Nest providers)', () => {
     fx = await DiscoveryFixture.create();
     const before = Date.now();
     const p1 = await fx.startProvider('p1');
-    await waitFor(() => fx!.registeredPorts().includes(p1.port), 3000, 'registration');
-    expect(p1.server.registered).toBe(true);
+    // The test server stores the instance before the provider sees the HTTP answer: wait for both.
+    await waitFor(() => fx!.registeredPorts().includes(p1.port) && p1.server.registered, 3000, 'registration');
 
     const [stored] = fx.nacos.instances(SERVICE);
     expect(stored).toMatchObject({ ip: '127.0.0.1', port: p1.port, healthy: true, enabled: true, ephemeral: true, clusterName: 'DEFAULT' });

@@ -29,7 +29,7 @@ export function testClient(
 ): { client: MsRpcClient; states: StateEvent[]; logger: ReturnType<typeof recordingLogger> } {
   const logger = recordingLogger();
   const providers = (Array.isArray(ports) ? ports : [ports]).map((p) => `127.0.0.1:${p}`);
-  const client = new MsRpcClient({ providers, logger, ...FAST_LIVENESS, ...options }, clock);
+  const client = new MsRpcClient({ providers, logger, ...FAST_LIVENESS, ...options }, { clock });
   const states: StateEvent[] = [];
   client.on('connection-state', (e) => states.push({ ...e, at: performance.now() }));
   return { client, states, logger };
