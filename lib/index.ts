@@ -33,3 +33,4 @@ export * from './registry/index.js';
 export type { Clock } from './common/clock.js';
 export { systemClock } from './common/clock.js';
 export type { MsRpcLogger } from './common/logger.js';
+export * from './module/index.js';

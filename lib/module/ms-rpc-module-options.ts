@@ -1,0 +1,116 @@
+import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency } from '@nestjs/common';
+import { ChannelOptions, resolveChannelOptions } from '../channel/channel-options.js';
+import { MsRpcLogger } from '../common/logger.js';
+import { checkBoolean, checkKnownKeys } from '../common/option-checks.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { BackoffOptions, resolveBackoffOptions } from '../liveness/backoff-options.js';
+import type { MsRpcClientOptions } from '../client/client-options.js';
+import type { NacosRegistryOptionsInput } from '../registry/nacos-registry-options.js';
+import type { Registry } from '../registry/registry.js';
+
+/** Options of {@link MsRpcModule.forRoot}: what every client and server of the app shares. */
+export interface MsRpcModuleOptions {
+  /**
+   * Nacos connection (server list, namespace, group, credentials, cluster). The module creates
+   * one NacosRegistry, shares it, and closes it on shutdown (after servers deregistered).
+   * @default undefined (direct mode: clients name their `providers`)
+   */
+  nacos?: NacosRegistryOptionsInput;
+  /**
+   * Any Registry instance instead of `nacos` (owned and closed by the caller).
+   * @default undefined
+   */
+  registry?: Registry;
+  /**
+   * Settings of the shared channel cache: protocol (codec, limits), liveness (heartbeats,
+   * connect attempt timeout) and connections per provider.
+   * @default resolveChannelOptions() defaults
+   */
+  channel?: Partial<ChannelOptions>;
+  /**
+   * Reconnect backoff of the shared watchdog.
+   * @default DEFAULT_BACKOFF_OPTIONS
+   */
+  backoff?: Partial<BackoffOptions>;
+  /**
+   * Defaults for every client registered with `registerClients` (timeout, balancer, snapshotDir...).
+   * @default {}
+   */
+  clientDefaults?: Partial<MsRpcClientOptions>;
+  /**
+   * Collect call and connection metrics in a shared RpcMetrics provider.
+   * @default true
+   */
+  metrics?: boolean;
+  /**
+   * Make the module's providers (and the clients of `forRoot`) global.
+   * @default false
+   */
+  isGlobal?: boolean;
+  /**
+   * Logger for the shared layers.
+   * @default a Nest Logger with context 'MsRpc'
+   */
+  logger?: MsRpcLogger;
+}
+
+export interface ResolvedMsRpcModuleOptions {
+  nacos?: NacosRegistryOptionsInput;
+  registry?: Registry;
+  channel: ChannelOptions;
+  backoff: BackoffOptions;
+  clientDefaults: Partial<MsRpcClientOptions>;
+  metrics: boolean;
+  isGlobal: boolean;
+  logger?: MsRpcLogger;
+}
+
+const MODULE_KEYS = ['nacos', 'registry', 'channel', 'backoff', 'clientDefaults', 'metrics', 'isGlobal', 'logger'];
+
+/** Validates once, at startup; errors name the field (`MsRpcModule.channel.heartbeatInterval`). */
+export function resolveModuleOptions(options: MsRpcModuleOptions): ResolvedMsRpcModuleOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionsError('MsRpcModule', 'expected an options object');
+  }
+  checkKnownKeys('MsRpcModule', options, MODULE_KEYS);
+  if (options.nacos && options.registry) {
+    throw new InvalidOptionsError('MsRpcModule.registry', 'give either `nacos` or `registry`, not both');
+  }
+  const metrics = options.metrics ?? true;
+  const isGlobal = options.isGlobal ?? false;
+  checkBoolean('MsRpcModule.metrics', metrics);
+  checkBoolean('MsRpcModule.isGlobal', isGlobal);
+  return {
+    nacos: options.nacos,
+    registry: options.registry,
+    channel: resolveChannelOptions(options.channel ?? {}, 'MsRpcModule.channel'),
+    backoff: resolveBackoffOptions(options.backoff ?? {}, 'MsRpcModule.backoff'),
+    clientDefaults: options.clientDefaults ?? {},
+    metrics,
+    isGlobal,
+    logger: options.logger,
+  };
+}
+
+/** One client to provide: `@Inject(name) client: ClientProxy`. */
+export interface MsRpcClientRegistration extends Partial<MsRpcClientOptions> {
+  /** Injection token of the client. */
+  name: InjectionToken;
+  /** Service to discover (or, in direct mode, just a label). */
+  service: string;
+}
+
+export interface MsRpcModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  inject?: Array<InjectionToken | OptionalFactoryDependency>;
+  useFactory: (...args: never[]) => MsRpcModuleOptions | Promise<MsRpcModuleOptions>;
+  /** Decided before the factory runs, since it shapes the module. @default false */
+  isGlobal?: boolean;
+}
+
+export interface MsRpcClientAsyncRegistration extends Pick<ModuleMetadata, 'imports'> {
+  name: InjectionToken;
+  inject?: Array<InjectionToken | OptionalFactoryDependency>;
+  useFactory: (
+    ...args: never[]
+  ) => Omit<MsRpcClientRegistration, 'name'> | Promise<Omit<MsRpcClientRegistration, 'name'>>;
+}

@@ -1,0 +1,125 @@
+import { DynamicModule, INestApplicationContext, Logger, Module, Provider } from '@nestjs/common';
+import { ChannelCache } from '../channel/channel-cache.js';
+import { MsRpcClient } from '../client/ms-rpc-client.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { RpcMetrics } from '../metrics/rpc-metrics.js';
+import type { Registry } from '../registry/registry.js';
+import { MsRpcServer } from '../server/ms-rpc-server.js';
+import type { MsRpcServerOptions } from '../server/server-options.js';
+import { MsRpcCoreModule } from './ms-rpc-core-module.js';
+import {
+  MsRpcClientAsyncRegistration,
+  MsRpcClientRegistration,
+  MsRpcModuleAsyncOptions,
+  MsRpcModuleOptions,
+  ResolvedMsRpcModuleOptions,
+} from './ms-rpc-module-options.js';
+import { MS_RPC_MODULE_OPTIONS, MS_RPC_REGISTRY } from './ms-rpc-tokens.js';
+
+const SHARED = [MS_RPC_MODULE_OPTIONS, MS_RPC_REGISTRY, ChannelCache, RpcMetrics];
+
+/**
+ * The Nest module of this transport:
+ *
+ * ```ts
+ * @Module({ imports: [
+ *   MsRpcModule.forRoot({ nacos: { serverList: '127.0.0.1:8848' } }),
+ *   MsRpcModule.registerClients([{ name: 'MATH', service: 'math' }]),
+ * ] })
+ * ```
+ * then `@Inject('MATH') math: ClientProxy`. Clients share the module's registry, channel cache
+ * (one connection per provider, whatever the number of clients) and watchdog, and close on shutdown.
+ */
+@Module({})
+export class MsRpcModule {
+  static forRoot(options: MsRpcModuleOptions = {}): DynamicModule {
+    return {
+      module: MsRpcModule,
+      global: options.isGlobal ?? false,
+      imports: [MsRpcCoreModule.forRoot(options)],
+      exports: [MsRpcCoreModule],
+    };
+  }
+
+  static forRootAsync(options: MsRpcModuleAsyncOptions): DynamicModule {
+    return {
+      module: MsRpcModule,
+      global: options.isGlobal ?? false,
+      imports: [MsRpcCoreModule.forRootAsync(options)],
+      exports: [MsRpcCoreModule],
+    };
+  }
+
+  /** Provides one injectable ClientProxy per entry. Needs `forRoot`/`forRootAsync` somewhere in the app. */
+  static registerClients(clients: MsRpcClientRegistration[]): DynamicModule {
+    const providers: Provider[] = clients.map((registration) => {
+      const { name, ...clientOptions } = registration;
+      return {
+        provide: name,
+        useFactory: (...shared: SharedDeps) => createClient(clientOptions, ...shared),
+        inject: SHARED,
+      };
+    });
+    return { module: MsRpcModule, providers, exports: clients.map((c) => c.name) };
+  }
+
+  static registerClientsAsync(clients: MsRpcClientAsyncRegistration[]): DynamicModule {
+    const providers: Provider[] = clients.map((registration) => ({
+      provide: registration.name,
+      useFactory: async (...args: unknown[]) => {
+        const shared = args.slice(0, SHARED.length) as SharedDeps;
+        const own = await registration.useFactory(...(args.slice(SHARED.length) as never[]));
+        return createClient(own, ...shared);
+      },
+      inject: [...SHARED, ...(registration.inject ?? [])],
+    }));
+    return {
+      module: MsRpcModule,
+      imports: clients.flatMap((c) => c.imports ?? []),
+      providers,
+      exports: clients.map((c) => c.name),
+    };
+  }
+
+  /**
+   * A server strategy built from the module's options (protocol settings, registry), for
+   * `app.connectMicroservice({ strategy: MsRpcModule.createServer(app, { port: 4100, service: 'math' }) })`.
+   */
+  static createServer(app: INestApplicationContext, options: Partial<MsRpcServerOptions> = {}): MsRpcServer {
+    const moduleOptions = app.get<ResolvedMsRpcModuleOptions>(MS_RPC_MODULE_OPTIONS, { strict: false });
+    const registry = app.get<Registry | null>(MS_RPC_REGISTRY, { strict: false });
+    const { connectAttemptTimeout, heartbeatInterval, heartbeatTimeout, connectionsPerProvider, ...protocol } =
+      moduleOptions.channel;
+    void connectAttemptTimeout;
+    void heartbeatTimeout;
+    void connectionsPerProvider;
+    return new MsRpcServer({
+      ...protocol,
+      clientHeartbeatInterval: heartbeatInterval,
+      ...(registry ? { registry } : {}),
+      ...options,
+    });
+  }
+}
+
+type SharedDeps = [ResolvedMsRpcModuleOptions, Registry | null, ChannelCache, RpcMetrics | null];
+
+function createClient(
+  own: Omit<MsRpcClientRegistration, 'name'>,
+  options: ResolvedMsRpcModuleOptions,
+  registry: Registry | null,
+  channels: ChannelCache,
+  metrics: RpcMetrics | null,
+): MsRpcClient {
+  const merged = { logger: options.logger ?? new Logger('MsRpcClient'), ...options.clientDefaults, ...own };
+  if (!merged.providers && !merged.registry) {
+    if (!registry) {
+      throw new InvalidOptionsError(
+        `MsRpcModule.registerClients[${String(own.service)}].providers`,
+        'direct mode (no `nacos`/`registry` in forRoot) needs the provider addresses of each client',
+      );
+    }
+    merged.registry = registry;
+  }
+  return new MsRpcClient(merged, { channels, metrics: metrics ?? undefined });
+}
