@@ -34,3 +34,4 @@ export type { Clock } from './common/clock.js';
 export { systemClock } from './common/clock.js';
 export type { MsRpcLogger } from './common/logger.js';
 export * from './module/index.js';
+export * from './routing/index.js';

@@ -12,6 +12,12 @@ import { BackoffOptions, RetryStrategy, resolveBackoffOptions } from '../livenes
 import { PROTOCOL_OPTION_KEYS, ProtocolOptions, resolveProtocolOptions } from '../protocol/protocol-options.js';
 import type { Registry } from '../registry/registry.js';
 import { BalancerOptions, resolveBalancerOptions } from '../balancer/balancer-options.js';
+import {
+  OutlierDetectionOptions,
+  RetryBudgetOptions,
+  resolveOutlierDetectionOptions,
+  resolveRetryBudgetOptions,
+} from '../routing/routing-options.js';
 
 /** A static provider address: `'host:port'` or an object. */
 export type ProviderAddress = string | { host: string; port: number; weight?: number; metadata?: Record<string, string> };
@@ -87,13 +93,41 @@ export interface MsRpcClientOptions extends ProtocolOptions, ConnectionOptions {
    */
   balancer: Partial<BalancerOptions>;
   /**
+   * Extra attempts, on another provider when there is one, for calls of `idempotentPatterns` that
+   * fail at the connection level (closed, server busy, undecodable answer, no provider) or time
+   * out with time left. Never after a remote handler error, never once a stream delivered a value;
+   * the whole call stays within its timeout. A record's `setRetries(n)` overrides it per call.
+   * @default 0 (fail fast)
+   */
+  retries: number;
+  /**
+   * Patterns safe to run twice: only these use `retries`.
+   * @default [] (none)
+   */
+  idempotentPatterns: string[];
+  /**
+   * Caps retries to a share of the calls (plus a minimum per second), so failover cannot turn into a retry storm.
+   * @default DEFAULT_RETRY_BUDGET_OPTIONS (20 % of calls over 10 s, at least 10 retries/s)
+   */
+  retryBudget: Partial<RetryBudgetOptions>;
+  /**
+   * Outlier ejection: providers failing far more than the others are skipped for a while; `false` turns it off.
+   * @default DEFAULT_OUTLIER_DETECTION_OPTIONS
+   */
+  outlierDetection: Partial<OutlierDetectionOptions> | false;
+  /**
    * Where the transport logs; Nest's Logger fits.
    * @default a Nest Logger with context 'MsRpcClient'
    */
   logger?: MsRpcLogger;
 }
 
-export type ResolvedClientOptions = MsRpcClientOptions & { backoff: BackoffOptions; balancer: BalancerOptions };
+export type ResolvedClientOptions = MsRpcClientOptions & {
+  backoff: BackoffOptions;
+  balancer: BalancerOptions;
+  retryBudget: RetryBudgetOptions;
+  outlierDetection: OutlierDetectionOptions | false;
+};
 
 const CLIENT_KEYS = [
   'service',
@@ -108,6 +142,10 @@ const CLIENT_KEYS = [
   'backoff',
   'retryStrategy',
   'balancer',
+  'retries',
+  'idempotentPatterns',
+  'retryBudget',
+  'outlierDetection',
   'logger',
 ] as const;
 
@@ -117,6 +155,8 @@ export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
   timeout: 3000,
   connectTimeout: 10000,
   connectionsPerProvider: 1,
+  retries: 0,
+  idempotentPatterns: [] as string[],
 });
 
 export function resolveClientOptions(partial: Partial<MsRpcClientOptions> = {}): ResolvedClientOptions {
@@ -133,11 +173,21 @@ export function resolveClientOptions(partial: Partial<MsRpcClientOptions> = {}):
     ...resolveConnectionOptions(defined, 'MsRpcClient'),
     backoff,
     balancer: resolveBalancerOptions(defined.balancer ?? {}, 'MsRpcClient.balancer'),
+    retryBudget: resolveRetryBudgetOptions(defined.retryBudget ?? {}, 'MsRpcClient.retryBudget'),
+    outlierDetection:
+      defined.outlierDetection === false
+        ? false
+        : resolveOutlierDetectionOptions(defined.outlierDetection ?? {}, 'MsRpcClient.outlierDetection'),
   };
   checkString('MsRpcClient.service', o.service);
   checkInteger('MsRpcClient.timeout', o.timeout, 1);
   checkInteger('MsRpcClient.connectTimeout', o.connectTimeout, 1);
   checkInteger('MsRpcClient.connectionsPerProvider', o.connectionsPerProvider, 1, 64);
+  checkInteger('MsRpcClient.retries', o.retries, 0, 16);
+  if (!Array.isArray(o.idempotentPatterns)) {
+    throw new InvalidOptionsError('MsRpcClient.idempotentPatterns', 'expected an array of patterns');
+  }
+  o.idempotentPatterns.forEach((p, i) => checkString(`MsRpcClient.idempotentPatterns[${i}]`, p));
   if (o.group !== undefined) checkString('MsRpcClient.group', o.group);
   if (o.version !== undefined) checkString('MsRpcClient.version', o.version);
   if (o.snapshotDir !== false) checkString('MsRpcClient.snapshotDir', o.snapshotDir);

@@ -16,12 +16,16 @@ import { ConnectionState } from '../connection/connection-state.js';
 import { Directory } from '../directory/directory.js';
 import { DirectorySnapshotStore } from '../directory/directory-snapshot.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
+import { NoProviderError } from '../errors/no-provider-error.js';
 import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
 import type { HealthSource } from '../health/health-source.js';
 import { NO_PROVIDER_LABEL } from '../metrics/metric-series.js';
 import type { RpcMetrics } from '../metrics/rpc-metrics.js';
 import type { Registry } from '../registry/registry.js';
 import { StaticRegistry } from '../registry/static-registry.js';
+import { OutlierDetector } from '../routing/outlier-detector.js';
+import { RetryBudget } from '../routing/retry-budget.js';
+import { isProviderFailure, isRetryable } from '../routing/retry-policy.js';
 import { MsRpcClientOptions, ResolvedClientOptions, resolveClientOptions } from './client-options.js';
 import { MsRpcRecord } from './ms-rpc-record.js';
 import { ProviderRouter } from './provider-router.js';
@@ -69,6 +73,10 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
   private readonly detachChannels: () => void;
   private readonly discovery: ServiceDiscovery;
   private readonly router: ProviderRouter;
+  private readonly retryBudget: RetryBudget;
+  /** undefined when outlier detection is off. */
+  private readonly outliers: OutlierDetector | undefined;
+  private readonly idempotentPatterns: ReadonlySet<string>;
   private closed = false;
   private lastStatus: MsRpcClientStatus = 'disconnected';
 
@@ -82,6 +90,9 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     this.initializeDeserializer(options as never);
     this.registry = this.options.registry ?? new StaticRegistry(this.options.providers ?? []);
     this.serviceName = serviceName(this.options.service, this.options.version);
+    this.retryBudget = new RetryBudget(this.options.retryBudget, this.clock);
+    this.outliers = this.options.outlierDetection ? new OutlierDetector(this.options.outlierDetection, this.clock) : undefined;
+    this.idempotentPatterns = new Set(this.options.idempotentPatterns);
     if (deps.channels) {
       this.channels = deps.channels;
     } else {
@@ -94,8 +105,10 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
         onAdded: (instance) => this.router.connect(instance),
         // Removed providers get no new call; evicted ones are unreachable and close at once,
         // the others keep answering what they already have for up to one call timeout.
-        onRemoved: (instance, why) =>
-          this.router.release(instance.id, `provider removed (${why})`, why === 'evicted' ? 0 : this.options.timeout),
+        onRemoved: (instance, why) => {
+          this.outliers?.forget(instance.id);
+          this.router.release(instance.id, `provider removed (${why})`, why === 'evicted' ? 0 : this.options.timeout);
+        },
       },
       this.logger,
     );
@@ -122,6 +135,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       new BalancerRegistry({ clock: this.clock }).create(this.options.balancer, 'MsRpcClient.balancer'),
       () => void this.discovery.resolve().then(() => this.router.connectAll()),
       this.clock,
+      this.outliers,
     );
     this.detachChannels = this.channels.addListener({
       onStateChange: (c, from, to, reason) => this.onStateChange(c, from, to, reason),
@@ -213,16 +227,28 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     return this.directory.size;
   }
 
+  /** Providers currently ejected as outliers (skipped while others are available). */
+  ejectedProviders(): string[] {
+    return this.outliers?.ejected() ?? [];
+  }
+
+  /** Calls and retries in the retry budget's current window. */
+  retryBudgetWindow(): { calls: number; retries: number } {
+    return this.retryBudget.window;
+  }
+
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
     const pattern = this.normalizePattern(packet.pattern);
     let data = packet.data as unknown;
     let metadata = packet.metadata;
     let timeoutMs = this.options.timeout;
     let context: PickContext | undefined;
+    let retries = this.idempotentPatterns.has(pattern) ? this.options.retries : 0;
     if (data instanceof MsRpcRecord) {
       const record = data;
       data = record.data;
       timeoutMs = record.options.timeout ?? timeoutMs;
+      if (record.options.retries !== undefined) retries = record.options.retries;
       if (record.options.metadata) metadata = { ...metadata, ...record.options.metadata };
       if (record.options.hashKey !== undefined) context = { hashKey: record.options.hashKey, pattern };
     } else if (this.options.balancer.hashKey) {
@@ -236,47 +262,92 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     let connection: Connection | undefined;
     let requestId = 0;
     let done = false;
+    let delivered = false;
     let cancelWait: (() => void) | undefined;
+    // Allocated only once a retry needs it: the common call never excludes anyone.
+    let route: { pattern: string; kind: 'patterns'; exclude?: Set<string> } = { pattern, kind: 'patterns' };
     const fail = (err: unknown) => {
       if (done) return;
       done = true;
       if (token) metrics!.callFailed(token, provider, performance.now() - startedAt, err);
       callback({ err });
     };
+    const remaining = () => timeoutMs - (performance.now() - startedAt);
+    /** A retryable failure on `failed` (undefined: no provider was reached): try again or give up. */
+    const retryOrFail = (err: unknown, failed: string | undefined) => {
+      if (done) return;
+      if (
+        retries > 0 &&
+        !delivered &&
+        isRetryable(err) &&
+        // Covers "timeouts retry only if time remains": the whole call keeps its one deadline.
+        remaining() >= 1 &&
+        this.retryBudget.tryAcquire()
+      ) {
+        retries--;
+        if (failed) {
+          route = { pattern, kind: 'patterns', exclude: new Set(route.exclude).add(failed) };
+        }
+        if (token) metrics!.callRetried(token);
+        connection = undefined;
+        requestId = 0;
+        attempt();
+        return;
+      }
+      fail(err);
+    };
     const dispatch = (target: Connection, remainingMs: number) => {
       if (done) return;
       connection = target;
-      provider = target.address;
+      const address = target.address;
+      provider = address;
       try {
         requestId = target.call(pattern, data, metadata, remainingMs, {
-          onValue: (response) => callback({ response }),
+          onValue: (response) => {
+            delivered = true;
+            callback({ response });
+          },
           onEnd: (hasData, response) => {
             done = true;
+            this.outliers?.record(address, true);
             if (token) metrics!.callSucceeded(token, provider, performance.now() - startedAt);
             callback(hasData ? { response, isDisposed: true } : { isDisposed: true });
           },
-          onError: (err) => fail(err ?? new Error('Remote error without details')),
+          onError: (err) => {
+            if (done) return;
+            const error = err ?? new Error('Remote error without details');
+            const providerFailure = isProviderFailure(error);
+            // A remote handler error still proves the provider answers.
+            this.outliers?.record(address, !providerFailure);
+            retryOrFail(error, address);
+          },
         });
       } catch (err) {
-        fail(err);
+        retryOrFail(err, address);
       }
+    };
+    const attempt = () => {
+      if (this.closed) return fail(new ClientClosedError());
+      if (this.router.isUnserved(route)) {
+        return fail(new NoProviderError(this.serviceName, `none of ${this.directory.size} known provider(s) serves it`, { pattern }));
+      }
+      const ready = this.router.pickNow(context, route);
+      if (ready) return dispatch(ready, Math.max(1, Math.ceil(remaining())));
+      void this.start();
+      const waitMs = Math.max(1, Math.ceil(remaining()));
+      const pick = this.router.pick(waitMs, context, route);
+      cancelWait = pick.cancel;
+      pick.promise.then(
+        (target) => dispatch(target, Math.max(1, Math.ceil(remaining()))),
+        (err) => fail(err instanceof ClientClosedError ? err : new RpcTimeoutError(pattern, timeoutMs, { cause: err })),
+      );
     };
     if (this.closed) {
       fail(new ClientClosedError());
       return () => undefined;
     }
-    const ready = this.router.pickNow(context);
-    if (ready) {
-      dispatch(ready, timeoutMs);
-    } else {
-      void this.start();
-      const pick = this.router.pick(timeoutMs, context);
-      cancelWait = pick.cancel;
-      pick.promise.then(
-        (target) => dispatch(target, Math.max(1, timeoutMs - (performance.now() - startedAt))),
-        (err) => fail(err instanceof ClientClosedError ? err : new RpcTimeoutError(pattern, timeoutMs, { cause: err })),
-      );
-    }
+    this.retryBudget.recordCall();
+    attempt();
     return () => {
       if (done) return;
       done = true;
@@ -286,6 +357,12 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     };
   }
 
+  /**
+   * Events go to a provider that declares the event in its `events` metadata. When providers are
+   * known but none declares it, the event still goes to any provider rather than failing: an emit
+   * is fire-and-forget, Nest providers log events they have no handler for, and providers of other
+   * implementations may handle events they do not declare.
+   */
   protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
     if (this.closed) throw new ClientClosedError();
     const pattern = this.normalizePattern(packet.pattern);
@@ -295,10 +372,12 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       if (data.options.metadata) metadata = { ...metadata, ...data.options.metadata };
       data = data.data;
     }
-    let target = this.router.pickNow();
+    const eventRoute = { pattern, kind: 'events' as const };
+    const route = this.router.isUnserved(eventRoute) ? undefined : eventRoute;
+    let target = this.router.pickNow(undefined, route);
     if (!target) {
       void this.start();
-      target = await this.router.pick(this.options.timeout).promise;
+      target = await this.router.pick(this.options.timeout, undefined, route).promise;
     }
     target.emit(pattern, data, metadata);
     return undefined as T;

@@ -6,6 +6,17 @@ import { Directory } from '../directory/directory.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
 import { NoProviderError } from '../errors/no-provider-error.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
+import type { OutlierDetector } from '../routing/outlier-detector.js';
+import { PatternIndex, PatternKind } from '../routing/pattern-index.js';
+
+/** What restricts the providers of one call. */
+export interface RouteFilter {
+  readonly pattern: string;
+  /** Requests match providers' `patterns` metadata, events their `events`. */
+  readonly kind: PatternKind;
+  /** Providers that already failed this call: used only when no other serving provider is known. */
+  readonly exclude?: ReadonlySet<string>;
+}
 
 interface RouteCandidate extends Candidate {
   connection: Connection;
@@ -16,6 +27,7 @@ interface Waiter {
   reject(error: Error): void;
   timer: TimerHandle;
   context: PickContext | undefined;
+  route: RouteFilter | undefined;
 }
 
 /** A pick that may still be waiting for a provider; `cancel()` drops the wait. */
@@ -32,6 +44,7 @@ export interface PendingPick {
 export class ProviderRouter {
   private readonly waiters = new Set<Waiter>();
   private closed = false;
+  private readonly patterns = new PatternIndex();
 
   constructor(
     private readonly service: string,
@@ -41,24 +54,57 @@ export class ProviderRouter {
     /** Asks the layers above for a fresh provider list (re-resolution); may be async. */
     private readonly requestResolution: () => void,
     private readonly clock: Clock = systemClock,
+    private readonly outliers?: OutlierDetector,
   ) {}
 
-  /** A ready connection now, or undefined. The hot path: no allocation beyond the candidate list. */
-  pickNow(context?: PickContext): Connection | undefined {
+  /**
+   * A ready connection now, or undefined. The hot path: no allocation beyond the candidate list.
+   * With a route: only providers serving its pattern; ejected outliers and providers that already
+   * failed the call only when nothing better is there.
+   */
+  pickNow(context?: PickContext, route?: RouteFilter): Connection | undefined {
     const instances = this.directory.list();
-    if (instances.length === 1) return this.channels.pickAvailable(instances[0].id);
-    const candidates: RouteCandidate[] = [];
-    for (const instance of instances) {
-      const connection = this.channels.pickAvailable(instance.id);
-      if (connection) candidates.push({ instance, connection, inFlight: this.channels.inFlight(instance.id) });
+    if (instances.length === 1) {
+      const only = instances[0];
+      return !route || this.patterns.serves(only, route.pattern, route.kind) ? this.channels.pickAvailable(only.id) : undefined;
     }
+    this.outliers?.tick();
+    let candidates: RouteCandidate[] = [];
+    let ejected: RouteCandidate[] | undefined;
+    let excluded: RouteCandidate[] | undefined;
+    let otherServing = false;
+    for (const instance of instances) {
+      if (route && !this.patterns.serves(instance, route.pattern, route.kind)) continue;
+      const isExcluded = route?.exclude?.has(instance.id) === true;
+      if (!isExcluded) otherServing = true;
+      const connection = this.channels.pickAvailable(instance.id);
+      if (!connection) continue;
+      const candidate = { instance, connection, inFlight: this.channels.inFlight(instance.id) };
+      if (isExcluded) (excluded ??= []).push(candidate);
+      else if (this.outliers?.isEjected(instance.id)) (ejected ??= []).push(candidate);
+      else candidates.push(candidate);
+    }
+    // A provider that just failed this call is retried only when it is the only one serving it;
+    // when another is known but not ready yet, waiting for that one is the better bet.
+    if (candidates.length === 0) candidates = ejected ?? (otherServing ? [] : (excluded ?? []));
     return this.balancer.pick(candidates, context)?.connection;
   }
 
+  /**
+   * True when providers are known but none of them serves the route's pattern: the call can fail
+   * at once instead of waiting for its timeout.
+   */
+  isUnserved(route: RouteFilter): boolean {
+    const instances = this.directory.list();
+    if (instances.length === 0) return false;
+    for (const instance of instances) if (this.patterns.serves(instance, route.pattern, route.kind)) return false;
+    return true;
+  }
+
   /** A ready connection, waiting up to `timeoutMs` for one; rejects with NoProviderError. */
-  pick(timeoutMs: number, context?: PickContext): PendingPick {
+  pick(timeoutMs: number, context?: PickContext, route?: RouteFilter): PendingPick {
     if (this.closed) return settled(Promise.reject(new ClientClosedError()));
-    const now = this.pickNow(context);
+    const now = this.pickNow(context, route);
     if (now) return settled(Promise.resolve(now));
     this.kick();
     let waiter!: Waiter;
@@ -67,9 +113,10 @@ export class ProviderRouter {
         resolve,
         reject,
         context,
+        route,
         timer: this.clock.setTimeout(() => {
           this.waiters.delete(waiter);
-          reject(this.noProviderError(timeoutMs));
+          reject(this.noProviderError(timeoutMs, route?.pattern));
         }, timeoutMs),
       };
       this.waiters.add(waiter);
@@ -92,6 +139,9 @@ export class ProviderRouter {
     if (this.closed) return;
     this.channels.ensure(instance.host, instance.port, this);
     this.channels.connectIdle(instance.id);
+    // A shared cache may hand over a connection another client already made ready: no state
+    // change will follow, so waiting calls must be served now or they wait until their timeout.
+    if (this.waiters.size > 0 && this.channels.pickAvailable(instance.id)) this.onAvailable();
   }
 
   /** The provider left this router's directory: let go of its connections. */
@@ -102,8 +152,9 @@ export class ProviderRouter {
   /** Some connection became available (ready, or a draining one was replaced): serve waiters. */
   onAvailable(): void {
     for (const waiter of [...this.waiters]) {
-      const connection = this.pickNow(waiter.context);
-      if (!connection) return;
+      // Waiters differ by pattern: one finding nothing does not mean the next one will not.
+      const connection = this.pickNow(waiter.context, waiter.route);
+      if (!connection) continue;
       this.waiters.delete(waiter);
       this.clock.clearTimeout(waiter.timer);
       waiter.resolve(connection);
@@ -143,13 +194,13 @@ export class ProviderRouter {
     this.connectAll();
   }
 
-  private noProviderError(timeoutMs: number): NoProviderError {
+  private noProviderError(timeoutMs: number, pattern?: string): NoProviderError {
     const known = this.directory.size;
     const detail =
       known === 0
         ? `no provider known after waiting ${timeoutMs} ms`
         : `none of ${known} known provider(s) became ready within ${timeoutMs} ms`;
-    return new NoProviderError(this.service, detail);
+    return new NoProviderError(this.service, detail, { pattern });
   }
 }
 

@@ -1,0 +1,35 @@
+import { ConnectionClosedError } from '../errors/connection-closed-error.js';
+import { FrameDecodeError } from '../errors/frame-decode-error.js';
+import { NoProviderError } from '../errors/no-provider-error.js';
+import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
+
+/**
+ * Failures where the request may not have run, or where another provider may do better:
+ * the connection closed, no provider was picked, the answer could not be decoded, the server
+ * said it is busy, or a timeout (the caller checks that time remains). A remote handler error
+ * (an RpcException answer) is the handler's verdict and is never retried.
+ */
+export function isRetryable(error: unknown): boolean {
+  return (
+    error instanceof ConnectionClosedError ||
+    error instanceof NoProviderError ||
+    error instanceof FrameDecodeError ||
+    error instanceof RpcTimeoutError ||
+    isServerBusy(error)
+  );
+}
+
+/** Whether the outcome says something about the provider's health (for outlier detection). */
+export function isProviderFailure(error: unknown): boolean {
+  return (
+    error instanceof ConnectionClosedError ||
+    error instanceof FrameDecodeError ||
+    error instanceof RpcTimeoutError ||
+    isServerBusy(error)
+  );
+}
+
+/** A busy server answers with an error whose `code` is 'ERR_SERVER_BUSY' (typed or plain, off the wire). */
+export function isServerBusy(error: unknown): boolean {
+  return error !== null && typeof error === 'object' && (error as { code?: unknown }).code === 'ERR_SERVER_BUSY';
+}
