@@ -1,70 +1,108 @@
-import 'reflect-metadata';
-import { ChildProcess, fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Logger } from '@nestjs/common';
+import { NacosTestServer } from '../test/support/nacos-test-server.js';
+import { runDemo } from './demo.js';
 
 /**
- * The whole demo in one command: starts the provider microservice in its own process (any free
- * port), runs the consumer against it, then stops the provider gracefully.
+ * The whole sample in one command: two "math" provider processes, the HTTP gateway in front of
+ * them, then the demo (HTTP requests against the gateway), then a graceful shutdown. Exits 0
+ * when every answer was the expected one and every process stopped cleanly.
  *
- * - `node dist/sample-app/main.js`: direct mode (static address, no registry).
- * - `node dist/sample-app/main.js --nacos`: Nacos mode. Uses NACOS_SERVER when set (a real Nacos),
- *   otherwise starts this project's Nacos test server on a free loopback port.
+ *   node dist/sample-app/main.js                   direct mode: the gateway lists the providers
+ *   node dist/sample-app/main.js --nacos           Nacos mode: providers register, the gateway
+ *                                                  discovers them (NACOS_SERVER when set, else
+ *                                                  this project's Nacos test server on loopback)
+ *   node dist/sample-app/main.js --serve [--nacos] no demo: keeps running until Ctrl-C (providers
+ *                                                  on 4100 and 4101, gateway on GATEWAY_PORT,
+ *                                                  default 3000)
  */
-const logger = new Logger('SampleApp');
-const entry = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const nacosMode = process.argv.includes('--nacos');
-const children: ChildProcess[] = [];
+const serveMode = process.argv.includes('--serve');
+const PROVIDERS = ['provider-1', 'provider-2'];
+const say = (line: string) => console.log(`[sample] ${line}`);
+const entry = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
-async function startNacosTestServer(): Promise<string> {
-  const child = fork(entry('../scripts/nacos-test-server.js'), ['0'], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  children.push(child);
-  return new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      const match = /serverList: '([^']+)'/.exec(chunk.toString());
-      if (match) resolve(match[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`nacos test server exited with code ${code}`)));
-  });
+interface Child {
+  name: string;
+  process: ChildProcess;
+  exited: Promise<number | string>;
 }
 
-async function startProvider(): Promise<number> {
-  const child = fork(entry('./provider/main.js'), [], {
-    env: { ...process.env, SAMPLE_PROVIDER_PORT: process.env.SAMPLE_PROVIDER_PORT ?? '0' },
-  });
-  children.push(child);
+const children: Child[] = [];
+
+/** Forks a sample process and resolves with the port it reports once ready. */
+function start(name: string, path: string, env: Record<string, string>): Promise<number> {
+  const child = fork(entry(path), [], { env: { ...process.env, ...env } });
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  children.push({ name, process: child, exited });
   return new Promise<number>((resolve, reject) => {
-    child.once('message', (m: { port?: number }) => (m?.port ? resolve(m.port) : reject(new Error('bad ready message'))));
-    child.once('exit', (code) => reject(new Error(`provider exited early with code ${code}`)));
+    child.once('message', (m: { ready?: boolean; port?: number }) =>
+      m?.ready && m.port ? resolve(m.port) : reject(new Error(`${name}: unexpected message ${JSON.stringify(m)}`)),
+    );
+    void exited.then((code) => reject(new Error(`${name} exited before it was ready (${code})`)));
   });
 }
 
-async function stopChildren(): Promise<void> {
-  // Provider first (it deregisters from Nacos on the way out), then the Nacos test server.
+/** SIGTERM, newest first (gateway, then providers); a process that hangs is killed after 15 s. */
+async function stopChildren(): Promise<boolean> {
+  let clean = true;
   for (const child of [...children].reverse()) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGTERM');
+    const timer = setTimeout(() => child.process.kill('SIGKILL'), 15_000);
+    const code = await child.exited;
+    clearTimeout(timer);
+    if (code !== 0) {
+      clean = false;
+      say(`${child.name} exited with ${code}`);
+    }
   }
+  return clean;
 }
 
+let nacos: NacosTestServer | undefined;
 let failed = false;
 try {
+  const env: Record<string, string> = {};
   if (nacosMode) {
-    process.env.NACOS_SERVER ??= await startNacosTestServer();
-    logger.log(`Nacos mode: registry at ${process.env.NACOS_SERVER}`);
+    if (!process.env.NACOS_SERVER) {
+      nacos = new NacosTestServer({ pushDelayMs: 100 });
+      await nacos.start();
+      env.NACOS_SERVER = nacos.address;
+      say(`Nacos mode: started the Nacos test server on ${nacos.address}`);
+    } else {
+      say(`Nacos mode: registry at ${process.env.NACOS_SERVER}`);
+    }
   }
-  const port = await startProvider();
-  logger.log(`provider is up on 127.0.0.1:${port}; starting the consumer (${nacosMode ? 'Nacos discovery' : 'direct mode'})`);
-  process.env.SAMPLE_PROVIDERS = `127.0.0.1:${port}`;
-  const { runConsumer } = await import('./consumer/main.js');
-  await runConsumer();
-  logger.log('demo finished: request/response, stream, event and error all went through');
+  const ports: number[] = [];
+  for (const [i, name] of PROVIDERS.entries()) {
+    // Fixed ports when serving (the gateway can then also be run on its own), free ones for the demo.
+    const port = serveMode ? 4100 + i : 0;
+    ports.push(await start(name, './provider/main.js', { ...env, PROVIDER_NAME: name, PROVIDER_PORT: String(port) }));
+  }
+  say(`providers up on ${ports.map((p) => `127.0.0.1:${p}`).join(' and ')}`);
+  const gatewayEnv = nacosMode ? env : { MATH_PROVIDERS: ports.map((p) => `127.0.0.1:${p}`).join(',') };
+  const gatewayPort = process.env.GATEWAY_PORT ?? (serveMode ? '3000' : '0');
+  const port = await start('gateway', './gateway/main.js', { ...gatewayEnv, GATEWAY_PORT: gatewayPort });
+  const base = `http://127.0.0.1:${port}`;
+  say(`gateway up on ${base} (${nacosMode ? 'Nacos discovery' : 'direct mode'})`);
+
+  if (serveMode) {
+    say(`try: curl '${base}/sum?numbers=1,2,3'  ${base}/countdown/5  '${base}/divide?a=1&b=0'  ${base}/health  ${base}/metrics`);
+    say('Ctrl-C to stop');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+  } else {
+    await runDemo(base, PROVIDERS.length);
+    say('demo finished: request/response, stream, event, error mapping, health and metrics all went through');
+  }
 } catch (err) {
   failed = true;
-  logger.error(`demo failed: ${(err as Error).stack ?? err}`);
+  say(`failed: ${(err as Error).stack ?? err}`);
 } finally {
-  await stopChildren();
+  say('stopping the gateway, then the providers');
+  if (!(await stopChildren())) failed = true;
+  await nacos?.stop();
 }
 process.exitCode = failed ? 1 : 0;

@@ -102,7 +102,12 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     this.directory = new Directory(
       this.serviceName,
       {
-        onAdded: (instance) => this.router.connect(instance),
+        onAdded: (instance) => {
+          this.router.connect(instance);
+          // A shared cache may hand over a connection that is already ready: no state change
+          // will follow, so the status must be updated here.
+          if (this.lastStatus !== 'connected' && this.router.readyProviderCount() > 0) this.setStatus('connected');
+        },
         // Removed providers get no new call; evicted ones are unreachable and close at once,
         // the others keep answering what they already have for up to one call timeout.
         onRemoved: (instance, why) => {

@@ -30,6 +30,8 @@ export class RpcMetrics {
   private readonly providers = new Map<string, ProviderSeries>();
   /** Connections lost at least once and not ready since: their next `ready` is a reconnect success. */
   private readonly recovering = new WeakSet<object>();
+  /** Last state reported per connection, to count each transition once. */
+  private readonly lastState = new WeakMap<object, ConnectionState>();
   private patternLimitReached = false;
   private providerLimitReached = false;
 
@@ -93,6 +95,10 @@ export class RpcMetrics {
    * `transient-failure → connecting` a reconnect attempt.
    */
   connectionStateChanged(connection: object, provider: string, from: ConnectionState, to: ConnectionState, reason?: Error): void {
+    // Clients sharing a channel cache (MsRpcModule) each relay the same transition to the shared
+    // metrics; a transition always changes the state, so a repeated `to` is such a duplicate.
+    if (this.lastState.get(connection) === to) return;
+    this.lastState.set(connection, to);
     if (to === 'ready') {
       this.connectionOpened(provider);
       if (this.recovering.delete(connection)) this.reconnectSucceeded(provider);

@@ -2,7 +2,9 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { ChannelCache } from '../channel/channel-cache.js';
 import { ReconnectWatchdog } from '../channel/reconnect-watchdog.js';
 import type { Registry } from '../registry/registry.js';
-import { ResolvedMsRpcModuleOptions } from './ms-rpc-module-options.js';
+// `import type`: with decorator metadata, a value import of an interface used as a constructor
+// parameter type survives transpilers that compile file by file (swc, esbuild) and fails to link.
+import type { ResolvedMsRpcModuleOptions } from './ms-rpc-module-options.js';
 import { MS_RPC_MODULE_OPTIONS, MS_RPC_REGISTRY } from './ms-rpc-tokens.js';
 
 /**

@@ -1,6 +1,8 @@
 import { DynamicModule, INestApplicationContext, Logger, Module, Provider } from '@nestjs/common';
 import { ChannelCache } from '../channel/channel-cache.js';
 import { MsRpcClient } from '../client/ms-rpc-client.js';
+import { CONNECTION_OPTION_KEYS } from '../connection/connection-options.js';
+import { PROTOCOL_OPTION_KEYS } from '../protocol/protocol-options.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { RpcMetrics } from '../metrics/rpc-metrics.js';
 import type { Registry } from '../registry/registry.js';
@@ -95,12 +97,22 @@ export class MsRpcModule {
     void connectionsPerProvider;
     return new MsRpcServer({
       ...protocol,
-      clientHeartbeatInterval: heartbeatInterval,
+      // Clients with pings off (0) send none: keep the server's default expectation instead of
+      // passing 0, which MsRpcServer rejects (clientHeartbeatInterval must be at least 1).
+      ...(heartbeatInterval > 0 ? { clientHeartbeatInterval: heartbeatInterval } : {}),
       ...(registry ? { registry } : {}),
       ...options,
     });
   }
 }
+
+const CHANNEL_LEVEL_KEYS = new Set<string>([
+  ...PROTOCOL_OPTION_KEYS,
+  ...CONNECTION_OPTION_KEYS,
+  'connectionsPerProvider',
+  'backoff',
+  'retryStrategy',
+]);
 
 type SharedDeps = [ResolvedMsRpcModuleOptions, Registry | null, ChannelCache, RpcMetrics | null];
 
@@ -111,6 +123,21 @@ function createClient(
   channels: ChannelCache,
   metrics: RpcMetrics | null,
 ): MsRpcClient {
+  const sources: Array<[string, object]> = [
+    ['MsRpcModule.clientDefaults', options.clientDefaults],
+    [`MsRpcModule.registerClients[${String(own.service)}]`, own],
+  ];
+  for (const [path, source] of sources) {
+    for (const key of Object.keys(source)) {
+      // These belong to the shared channel layer: silently ignoring them would surprise the caller.
+      if (CHANNEL_LEVEL_KEYS.has(key)) {
+        throw new InvalidOptionsError(
+          `${path}.${key}`,
+          'a channel setting: clients of the module share its channel cache, set it in forRoot({ channel / backoff })',
+        );
+      }
+    }
+  }
   const merged = { logger: options.logger ?? new Logger('MsRpcClient'), ...options.clientDefaults, ...own };
   if (!merged.providers && !merged.registry) {
     if (!registry) {

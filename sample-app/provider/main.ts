@@ -1,31 +1,29 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { MicroserviceOptions } from '@nestjs/microservices';
-import { MsRpcServer } from '../../lib/index.js';
-import { registryFromEnv } from '../registry-from-env.js';
+import type { MicroserviceOptions } from '@nestjs/microservices';
+import { MsRpcModule } from '../../lib/index.js';
+import { closeOnSignals, reportReady } from '../common/close-on-signals.js';
+import { SampleLogger } from '../common/sample-logger.js';
+import { MATH_SERVICE_NAME } from '../common/rpc-options.js';
 import { ProviderModule } from './provider.module.js';
 
 /**
- * The provider microservice. Port from SAMPLE_PROVIDER_PORT (0 = any free port). With
- * NACOS_SERVER set it registers itself as service "math" (and deregisters on shutdown).
- * Run by sample-app/main.ts it reports the bound port to its parent over IPC.
+ * A "math" provider: a Nest app whose microservice is an MsRpcServer built by
+ * `MsRpcModule.createServer` (it reads the module's settings and, in Nacos mode, its registry:
+ * the server registers once listening and deregisters first on close). No HTTP listener.
+ *
+ * Env: PROVIDER_NAME, PROVIDER_PORT (default 4100; 0 = any free port), NACOS_SERVER (Nacos mode).
  */
-const registry = registryFromEnv('provider');
-const server = new MsRpcServer({
-  host: process.env.SAMPLE_PROVIDER_HOST ?? '127.0.0.1',
-  port: Number(process.env.SAMPLE_PROVIDER_PORT ?? 4100),
-  ...(registry ? { registry, service: 'math' } : {}),
+const name = process.env.PROVIDER_NAME ?? `math-${process.pid}`;
+const logger = new SampleLogger(name);
+const app = await NestFactory.create(ProviderModule, { logger });
+const server = MsRpcModule.createServer(app, {
+  service: MATH_SERVICE_NAME,
+  host: '127.0.0.1',
+  port: Number(process.env.PROVIDER_PORT ?? 4100),
 });
-const app = await NestFactory.createMicroservice<MicroserviceOptions>(ProviderModule, { strategy: server });
-await app.listen();
-
-// Graceful stop: deregister, drain in-flight calls, then release the registry client.
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    void app
-      .close()
-      .then(() => registry?.close())
-      .finally(() => process.exit(0));
-  });
-}
-process.send?.({ ready: true, port: server.port });
+app.connectMicroservice<MicroserviceOptions>({ strategy: server });
+await app.startAllMicroservices();
+await app.init();
+closeOnSignals(app, logger);
+reportReady(server.port);

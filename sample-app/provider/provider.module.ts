@@ -1,5 +1,12 @@
 import { Module } from '@nestjs/common';
-import { MathController } from './math.controller.js';
+import { MsRpcModule } from '../../lib/index.js';
+import { rpcOptionsFromEnv } from '../common/rpc-options.js';
+import { MathController, PROVIDER_NAME } from './math.controller.js';
 
-@Module({ controllers: [MathController] })
+// The README's module quick start shows this file verbatim (imports aside): keep them in sync.
+@Module({
+  imports: [MsRpcModule.forRoot(rpcOptionsFromEnv())],
+  controllers: [MathController],
+  providers: [{ provide: PROVIDER_NAME, useValue: process.env.PROVIDER_NAME ?? `math-${process.pid}` }],
+})
 export class ProviderModule {}
