@@ -11,6 +11,8 @@ export interface BenchArgs {
   readonly minRatio: number;
   readonly codec: Codec;
   readonly only: readonly SystemName[];
+  /** Workload ids to run (exact ids as printed, e.g. `echo 16KiB x16`); empty = all. */
+  readonly workloads: readonly string[];
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -20,6 +22,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --min-ratio <n>     threshold for --quick (default 2)
   --codec json|msgpack  ms-rpc codec (default json)
   --only a,b          systems to run, from: ${SYSTEM_NAMES.join(', ')}
+  --workload a,b      workloads to run, by id as printed (e.g. "echo 16KiB x16"); default all
   --help`;
 
 export class UsageError extends Error {}
@@ -36,6 +39,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | 'help' {
         'min-ratio': { type: 'string' },
         codec: { type: 'string' },
         only: { type: 'string' },
+        workload: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -53,6 +57,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | 'help' {
     minRatio: positiveNumber('--min-ratio', values['min-ratio'], 2),
     codec: parseCodec(values.codec),
     only: parseOnly(values.only),
+    workloads: (values.workload ?? '').split(',').map((w) => w.trim()).filter(Boolean),
   };
 }
 

@@ -1,12 +1,13 @@
 /** One echo cell for one system: fresh connection, sanity round trip, warm-up, measured loop. */
 import type { EchoClient } from './clients/echo-client.js';
+import { cpuPerRequest, sampleCpu, type CpuSample } from './cpu-usage.js';
 import { errorMessage, runClosedLoop, type LoopResult } from './load-loop.js';
 import type { CellResult } from './report.js';
 import type { SystemSpec } from './systems.js';
 import { makePayload, type Codec, type EchoWorkload } from './workloads.js';
 
 export interface EchoCellOptions {
-  readonly port: Promise<number>;
+  readonly server: Promise<{ port: number; pid: number }>;
   readonly codec: Codec;
   readonly warmupMs: number;
   readonly durationMs: number;
@@ -25,7 +26,7 @@ export async function runEchoCell(workload: EchoWorkload, system: SystemSpec, op
   };
   let client: EchoClient | undefined;
   try {
-    const port = await opts.port;
+    const { port, pid } = await opts.server;
     const payload = makePayload(workload.payloadBytes);
     client = await system.createClient(port, opts.codec);
     await client.connect();
@@ -34,12 +35,19 @@ export async function runEchoCell(workload: EchoWorkload, system: SystemSpec, op
       throw new Error(`echo returned ${typeof echoed} ${String(echoed).slice(0, 40)}... instead of the payload`);
     }
     const c = client;
+    let cpuStart: CpuSample | undefined;
+    let cpuEnd: CpuSample | undefined;
     const loop: LoopResult = await runClosedLoop(() => c.echo(payload), {
       concurrency: workload.concurrency,
       warmupMs: opts.warmupMs,
       durationMs: opts.durationMs,
+      onMeasure: (edge) => {
+        if (edge === 'start') cpuStart = sampleCpu(pid);
+        else cpuEnd = sampleCpu(pid);
+      },
     });
-    return { ...base, ...loop };
+    const cpu = cpuStart && cpuEnd ? cpuPerRequest(cpuStart, cpuEnd, loop.requests) : undefined;
+    return { ...base, ...loop, ...(cpu ? { cpuUsPerRequest: cpu } : {}) };
   } catch (err) {
     return { ...base, ...emptyLoop(), error: errorMessage(err) };
   } finally {

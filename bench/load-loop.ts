@@ -12,6 +12,8 @@ export interface LoopOptions {
   readonly durationMs: number;
   /** How long in-flight calls may take to finish after the measured phase. */
   readonly drainTimeoutMs?: number;
+  /** Called as the measured phase starts and as it ends (e.g. to sample CPU time). */
+  readonly onMeasure?: (edge: 'start' | 'end') => void;
 }
 
 export interface LatencySummary {
@@ -53,7 +55,10 @@ export async function runClosedLoop(call: () => Promise<unknown>, opts: LoopOpti
 
   const stop = (): void => {
     if (phase === 'stop') return;
-    if (phase === 'measure') measureEnd = performance.now();
+    if (phase === 'measure') {
+      measureEnd = performance.now();
+      opts.onMeasure?.('end');
+    }
     phase = 'stop';
     clearTimeout(warmupTimer);
     clearTimeout(measureTimer);
@@ -61,6 +66,7 @@ export async function runClosedLoop(call: () => Promise<unknown>, opts: LoopOpti
   let measureTimer: NodeJS.Timeout | undefined;
   const warmupTimer = setTimeout(() => {
     phase = 'measure';
+    opts.onMeasure?.('start');
     measureStart = performance.now();
     measureTimer = setTimeout(stop, opts.durationMs);
   }, opts.warmupMs);

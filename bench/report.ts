@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { BenchArgs } from './cli-args.js';
+import type { CpuPerRequest } from './cpu-usage.js';
 import type { LatencySummary } from './load-loop.js';
 import type { SystemName } from './systems.js';
 import type { Workload } from './workloads.js';
@@ -19,6 +20,8 @@ export interface CellResult {
   readonly elapsedMs: number;
   readonly reqPerSec: number;
   readonly latencyUs: LatencySummary;
+  /** CPU time per call over the measured phase (client process, server process). */
+  readonly cpuUsPerRequest?: CpuPerRequest;
   readonly error?: string;
 }
 
@@ -29,10 +32,10 @@ export function ratio(results: readonly CellResult[], row: CellResult, baseline:
 }
 
 export function formatTable(results: readonly CellResult[]): string {
-  const header = ['workload', 'system', 'codec', 'req/s', 'p50', 'p99', 'vs nest-tcp', 'vs raw-net'];
+  const header = ['workload', 'system', 'codec', 'req/s', 'p50', 'p99', 'cpu/call c+s', 'vs nest-tcp', 'vs raw-net'];
   const rows = results.map((r) =>
     r.error
-      ? [r.workload, r.system, r.codec, 'FAILED', '', '', '', '', `  ${r.error}`]
+      ? [r.workload, r.system, r.codec, 'FAILED', '', '', '', '', '', `  ${r.error}`]
       : [
           r.workload,
           r.system,
@@ -40,6 +43,7 @@ export function formatTable(results: readonly CellResult[]): string {
           Math.round(r.reqPerSec).toLocaleString('en-US'),
           formatUs(r.latencyUs.p50),
           formatUs(r.latencyUs.p99),
+          r.cpuUsPerRequest ? formatCpu(r.cpuUsPerRequest) : '-',
           formatRatio(ratio(results, r, 'nest-tcp')),
           formatRatio(ratio(results, r, 'raw-net')),
         ],
@@ -65,6 +69,12 @@ function formatUs(us: number): string {
   if (us >= 10_000) return `${(us / 1000).toFixed(1)} ms`;
   if (us >= 1_000) return `${(us / 1000).toFixed(2)} ms`;
   return `${us} us`;
+}
+
+/** `client+server` microseconds of CPU per call. */
+export function formatCpu(cpu: CpuPerRequest): string {
+  const f = (us: number) => (us >= 100 ? us.toFixed(0) : us.toFixed(1));
+  return cpu.serverUs === undefined ? `${f(cpu.clientUs)}+?` : `${f(cpu.clientUs)}+${f(cpu.serverUs)} us`;
 }
 
 function formatRatio(r: number | undefined): string {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ChildServers } from './child-server.js';
 import { parseBenchArgs, UsageError, USAGE, type BenchArgs } from './cli-args.js';
 import { runEchoCell } from './echo-cell.js';
-import { describeEnvironment, formatTable, ratio, saveResults, type CellResult } from './report.js';
+import { describeEnvironment, formatCpu, formatTable, ratio, saveResults, type CellResult } from './report.js';
 import { SYSTEMS, type SystemSpec } from './systems.js';
 import { WORKLOADS, type Codec, type Workload } from './workloads.js';
 
@@ -15,20 +15,20 @@ const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'b
 
 /** Servers are shared by all cells that need the same server arguments (e.g. the same codec). */
 class ServerPool {
-  private readonly ports = new Map<string, Promise<number>>();
+  private readonly servers = new Map<string, Promise<{ port: number; pid: number }>>();
 
   constructor(private readonly children: ChildServers) {}
 
-  port(system: SystemSpec, codec: Codec): Promise<number> {
+  server(system: SystemSpec, codec: Codec): Promise<{ port: number; pid: number }> {
     const args = system.serverArgs(codec);
     const key = [system.name, ...args].join(' ');
-    let port = this.ports.get(key);
-    if (!port) {
-      port = this.children.start(key, system.serverScript, args).then((s) => s.port);
-      port.catch(() => undefined); // reported by every cell that awaits it
-      this.ports.set(key, port);
+    let server = this.servers.get(key);
+    if (!server) {
+      server = this.children.start(key, system.serverScript, args);
+      server.catch(() => undefined); // reported by every cell that awaits it
+      this.servers.set(key, server);
     }
-    return port;
+    return server;
   }
 }
 
@@ -37,7 +37,7 @@ async function runCell(workload: Workload, system: SystemSpec, args: BenchArgs, 
     case 'echo': {
       const codec = workload.codec ?? args.codec;
       return runEchoCell(workload, system, {
-        port: pool.port(system, codec),
+        server: pool.server(system, codec),
         codec,
         warmupMs: args.warmupMs,
         durationMs: args.durationMs,
@@ -50,7 +50,8 @@ function progressLine(i: number, total: number, r: CellResult): string {
   const head = `[${i}/${total}] ${r.workload.padEnd(16)} ${r.system.padEnd(8)}`;
   if (r.error) return `${head} FAILED: ${r.error}`;
   const { p50, p99 } = r.latencyUs;
-  return `${head} ${Math.round(r.reqPerSec).toLocaleString('en-US').padStart(9)} req/s  p50 ${p50} us  p99 ${p99} us`;
+  const cpu = r.cpuUsPerRequest ? `  cpu/call ${formatCpu(r.cpuUsPerRequest)}` : '';
+  return `${head} ${Math.round(r.reqPerSec).toLocaleString('en-US').padStart(9)} req/s  p50 ${p50} us  p99 ${p99} us${cpu}`;
 }
 
 /** `--quick`: ms-rpc must beat nest-tcp by `minRatio` on every quick cell. */
@@ -85,7 +86,14 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  const workloads = WORKLOADS.filter((w) => !args.quick || w.quick);
+  const unknownWorkloads = args.workloads.filter((id) => !WORKLOADS.some((w) => w.id === id));
+  if (unknownWorkloads.length) {
+    console.error(`unknown workload(s) ${unknownWorkloads.join(', ')}; known: ${WORKLOADS.map((w) => w.id).join(', ')}`);
+    return 2;
+  }
+  const workloads = WORKLOADS.filter((w) =>
+    args.workloads.length ? args.workloads.includes(w.id) : !args.quick || w.quick,
+  );
   const systems = SYSTEMS.filter((s) => args.only.includes(s.name));
   const children = new ChildServers();
   children.installTeardown();

@@ -11,6 +11,19 @@ import {
   isMessageType,
 } from './frame-header.js';
 
+/** The frame at `offset`, its body a view (not a copy) into `buf`. */
+function frameAt(buf: Buffer, offset: number, length: number): Frame {
+  return {
+    type: buf[offset + HeaderOffset.Type],
+    codec: buf[offset + HeaderOffset.Codec],
+    compression: buf[offset + HeaderOffset.Compression],
+    requestId: buf.readUInt32BE(offset + HeaderOffset.RequestId),
+    // Chunks from the socket are never reused by Node, and the body's consumer decodes it
+    // before the next chunk arrives anyway.
+    body: buf.subarray(offset + HEADER_SIZE, offset + length),
+  };
+}
+
 /**
  * Streaming frame decoder: feed it TCP chunks in any split, get whole frames out.
  *
@@ -41,49 +54,57 @@ export class FrameDecoder {
   push(chunk: Buffer, onFrame: (frame: Frame) => void): void {
     if (this.failed) throw this.failed;
     if (chunk.length === 0) return;
-    let buf: Buffer;
-    if (this.pendingBytes === 0) {
-      buf = chunk;
-    } else {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      // Concatenate only once we can make progress: while a large body trickles in we just
-      // collect chunk references instead of copying the growing buffer each time.
-      const needed = this.expected > 0 ? this.expected : HEADER_SIZE;
-      if (this.pendingBytes < needed) return;
-      buf = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
-      this.pending = [];
-      this.pendingBytes = 0;
-    }
-
     let offset = 0;
     try {
-      while (buf.length - offset >= HEADER_SIZE) {
-        const length = this.expected > 0 ? this.expected : this.readHeader(buf, offset);
-        if (buf.length - offset < length) {
+      if (this.pendingBytes > 0) {
+        offset = this.completePending(chunk, onFrame);
+        if (offset < 0) return;
+      }
+      while (chunk.length - offset >= HEADER_SIZE) {
+        const length = this.readHeader(chunk, offset);
+        if (chunk.length - offset < length) {
           this.expected = length;
           break;
         }
-        this.expected = 0;
-        onFrame({
-          type: buf[offset + HeaderOffset.Type],
-          codec: buf[offset + HeaderOffset.Codec],
-          compression: buf[offset + HeaderOffset.Compression],
-          requestId: buf.readUInt32BE(offset + HeaderOffset.RequestId),
-          // A view, not a copy: the body's consumer decodes it before the next chunk arrives,
-          // and chunks from the socket are never reused by Node.
-          body: buf.subarray(offset + HEADER_SIZE, offset + length),
-        });
+        onFrame(frameAt(chunk, offset, length));
         offset += length;
       }
     } catch (err) {
       this.fail(err as Error);
       throw err;
     }
-    if (offset < buf.length) {
-      this.pending.push(offset === 0 ? buf : buf.subarray(offset));
-      this.pendingBytes = buf.length - offset;
+    if (offset < chunk.length) {
+      this.pending.push(offset === 0 ? chunk : chunk.subarray(offset));
+      this.pendingBytes = chunk.length - offset;
     }
+  }
+
+  /**
+   * Adds `chunk` to the frame that started in earlier chunks. Once that frame is whole, copies
+   * exactly its bytes into one buffer, delivers it, and returns where the rest of `chunk` starts;
+   * returns -1 while the frame is still incomplete. Only the straddling frame is copied: the
+   * frames after it are parsed in place, not concatenated with it.
+   */
+  private completePending(chunk: Buffer, onFrame: (frame: Frame) => void): number {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.expected === 0) {
+      // While a large body trickles in we only collect chunk references, never copying the
+      // growing buffer; the header is validated as soon as its 16 bytes are here.
+      if (this.pendingBytes < HEADER_SIZE) return -1;
+      const head = this.pending[0].length >= HEADER_SIZE ? this.pending[0] : Buffer.concat(this.pending, HEADER_SIZE);
+      this.expected = this.readHeader(head, 0);
+    }
+    const length = this.expected;
+    if (this.pendingBytes < length) return -1;
+    const rest = this.pendingBytes - length;
+    // The chunk is in `pending`, so there are at least two parts: join the frame's bytes only.
+    const frame = Buffer.concat(this.pending, length);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.expected = 0;
+    onFrame(frameAt(frame, 0, length));
+    return chunk.length - rest;
   }
 
   /** Drops buffered bytes; the decoder accepts nothing afterwards. */

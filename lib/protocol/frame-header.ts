@@ -95,11 +95,22 @@ export function writeHeader(
   requestId: number,
   bodyLength: number,
 ): void {
-  target.writeUInt32BE(MAGIC, offset + HeaderOffset.Magic);
+  // Byte stores rather than writeUInt32BE: no argument checks, and this runs for every frame.
+  const length = HEADER_SIZE + bodyLength;
+  target[offset + HeaderOffset.Magic] = MAGIC >>> 24;
+  target[offset + HeaderOffset.Magic + 1] = MAGIC >>> 16;
+  target[offset + HeaderOffset.Magic + 2] = MAGIC >>> 8;
+  target[offset + HeaderOffset.Magic + 3] = MAGIC;
   target[offset + HeaderOffset.Version] = PROTOCOL_VERSION;
-  target.writeUInt32BE(HEADER_SIZE + bodyLength, offset + HeaderOffset.Length);
+  target[offset + HeaderOffset.Length] = length >>> 24;
+  target[offset + HeaderOffset.Length + 1] = length >>> 16;
+  target[offset + HeaderOffset.Length + 2] = length >>> 8;
+  target[offset + HeaderOffset.Length + 3] = length;
   target[offset + HeaderOffset.Type] = type;
   target[offset + HeaderOffset.Codec] = codec;
   target[offset + HeaderOffset.Compression] = compression;
-  target.writeUInt32BE(requestId >>> 0, offset + HeaderOffset.RequestId);
+  target[offset + HeaderOffset.RequestId] = requestId >>> 24;
+  target[offset + HeaderOffset.RequestId + 1] = requestId >>> 16;
+  target[offset + HeaderOffset.RequestId + 2] = requestId >>> 8;
+  target[offset + HeaderOffset.RequestId + 3] = requestId;
 }

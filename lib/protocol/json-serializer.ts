@@ -9,14 +9,22 @@ export class JsonSerializer implements Serializer {
   readonly name = 'json' as const;
 
   serialize(value: unknown): Buffer {
-    if (value === undefined) return EMPTY;
-    const text = JSON.stringify(value);
+    const text = this.serializeToString(value);
+    return text === '' ? EMPTY : Buffer.from(text, 'utf8');
+  }
+
+  serializeToString(value: unknown): string {
+    if (value === undefined) return '';
     // JSON.stringify returns undefined for functions and symbols: send them as "no value".
-    return text === undefined ? EMPTY : Buffer.from(text, 'utf8');
+    return JSON.stringify(value) ?? '';
   }
 
   deserialize(bytes: Buffer): unknown {
-    if (bytes.length === 0) return undefined;
-    return JSON.parse(bytes.toString('utf8'));
+    return this.deserializeRange(bytes, 0, bytes.length);
+  }
+
+  deserializeRange(bytes: Buffer, start: number, end: number): unknown {
+    if (end <= start) return undefined;
+    return JSON.parse(bytes.toString('utf8', start, end));
   }
 }

@@ -1,18 +1,20 @@
 import { FrameDecodeError } from '../errors/frame-decode-error.js';
 import { FrameTooLargeError } from '../errors/frame-too-large-error.js';
 import { Compressor } from './compressor.js';
+import { hasKeys, jsonPart, part, Part, partLength, writePart, writeRoute } from './body-parts.js';
 import { encodeFrame } from './frame-encoder.js';
-import { CodecId, CompressionId, Frame, HEADER_SIZE, MessageType } from './frame-header.js';
+import { CodecId, CompressionId, Frame, HEADER_SIZE, MessageType, writeHeader } from './frame-header.js';
 import { GzipCompressor } from './gzip-compressor.js';
 import { JsonSerializer } from './json-serializer.js';
-import { HelloSettings, Message, Metadata } from './message.js';
+import { EventMessage, HelloSettings, Message, Metadata, RequestMessage } from './message.js';
 import { MsgPackSerializer } from './msgpack-serializer.js';
+import { PatternCache } from './pattern-cache.js';
 import { ProtocolOptions } from './protocol-options.js';
 import { Serializer } from './serializer.js';
 
-const EMPTY = Buffer.alloc(0);
 /** u16 pattern length + u32 metadata length. */
 const ROUTE_PREFIX = 6;
+
 
 /**
  * Messages ⇄ frames. The envelope is binary (no JSON around the payload):
@@ -26,16 +28,18 @@ const ROUTE_PREFIX = 6;
  * serializers: nothing here is global.
  */
 export class MessageCodec {
-  private readonly serializers = new Map<CodecId, Serializer>();
+  /** Serializers by codec id (a plain array: looked up for every frame). */
+  private readonly serializerById: Serializer[] = [];
   private readonly compressors = new Map<CompressionId, Compressor>();
   private readonly outgoing: Serializer;
   private readonly compressor: Compressor | undefined;
+  private readonly patterns = new PatternCache();
 
   constructor(private readonly options: ProtocolOptions) {
-    for (const s of [new JsonSerializer(), new MsgPackSerializer()]) this.serializers.set(s.id, s);
+    for (const s of [new JsonSerializer(), new MsgPackSerializer()]) this.serializerById[s.id] = s;
     const gzip = new GzipCompressor();
     this.compressors.set(gzip.id, gzip);
-    this.outgoing = this.serializers.get(options.codec === 'msgpack' ? CodecId.MsgPack : CodecId.Json)!;
+    this.outgoing = this.serializerById[options.codec === 'msgpack' ? CodecId.MsgPack : CodecId.Json];
     this.compressor = options.compression === 'gzip' ? gzip : undefined;
   }
 
@@ -50,74 +54,44 @@ export class MessageCodec {
   /**
    * Encodes a message into one frame buffer. `codec` overrides the default codec (a server
    * answers in the codec of the request). Throws FrameTooLargeError before anything is sent.
+   *
+   * One allocation per frame: the header and the body are written straight into the frame
+   * buffer, JSON text included (no intermediate body buffer to copy), unless compressed.
    */
   encode(message: Message, codec: CodecId = this.outgoing.id): Buffer {
-    const serializer = this.serializers.get(codec) ?? this.outgoing;
-    let body: Buffer;
-    let requestId = 0;
+    const serializer = this.serializerById[codec] ?? this.outgoing;
     switch (message.type) {
       case MessageType.Request:
-        requestId = message.requestId;
-        body = this.encodeRoute(serializer, message.pattern, message.metadata, message.data);
-        break;
+        return this.encodeRoute(message.type, message.requestId, serializer, message.pattern, message.metadata, message.data);
       case MessageType.Event:
-        body = this.encodeRoute(serializer, message.pattern, message.metadata, message.data);
-        break;
+        return this.encodeRoute(message.type, 0, serializer, message.pattern, message.metadata, message.data);
       case MessageType.Response:
-        requestId = message.requestId;
-        body = serializer.serialize(message.data);
-        break;
+        return this.encodeValue(message.type, message.requestId, serializer, part(serializer, message.data));
       case MessageType.End:
-        requestId = message.requestId;
-        body = message.hasData ? serializer.serialize(message.data) : EMPTY;
-        break;
+        return this.encodeValue(message.type, message.requestId, serializer, message.hasData ? part(serializer, message.data) : '');
       case MessageType.Error:
-        requestId = message.requestId;
-        body = serializer.serialize(toWireError(message.error));
-        break;
+        return this.encodeValue(message.type, message.requestId, serializer, part(serializer, toWireError(message.error)));
       case MessageType.Ping:
       case MessageType.Pong:
       case MessageType.Cancel:
-        requestId = message.requestId;
-        body = EMPTY;
-        break;
+        return this.encodeValue(message.type, message.requestId, serializer, '');
       case MessageType.GoAway:
-        body = serializer.serialize({ reason: message.reason });
-        break;
+        return this.encodeValue(message.type, 0, serializer, part(serializer, { reason: message.reason }));
       case MessageType.Hello:
-        body = serializer.serialize(message.settings);
-        break;
+        return this.encodeValue(message.type, 0, serializer, part(serializer, message.settings));
     }
-    if (body.length > this.options.maxBodySize) {
-      // Limits apply both ways: a peer with our limits would only reject this body after inflating
-      // it (an event would vanish silently); fail here, where the caller sees why, before gzipping.
-      throw new FrameTooLargeError(body.length, this.options.maxBodySize, 'Outgoing body');
-    }
-    let compression = CompressionId.None;
-    if (this.compressor && body.length >= this.options.compressThreshold && body.length > 0) {
-      const compressed = this.compressor.compress(body);
-      // Incompressible data (already compressed, random) is sent as it is.
-      if (compressed.length < body.length) {
-        body = compressed;
-        compression = this.compressor.id;
-      }
-    }
-    return encodeFrame(message.type, serializer.id, compression, requestId, body, this.options.maxFrameSize);
   }
 
   /** Decodes a frame's body. Throws FrameDecodeError / FrameTooLargeError on bad input. */
   decode(frame: Frame): Message {
     const body = this.inflate(frame);
-    const serializer = this.serializers.get(frame.codec);
+    const serializer = this.serializerById[frame.codec];
     if (!serializer) throw new FrameDecodeError(`Unknown codec id ${frame.codec}`);
     const requestId = frame.requestId;
     switch (frame.type) {
-      case MessageType.Request: {
-        const route = this.decodeRoute(serializer, body);
-        return { type: MessageType.Request, requestId, ...route };
-      }
+      case MessageType.Request:
       case MessageType.Event:
-        return { type: MessageType.Event, ...this.decodeRoute(serializer, body) };
+        return this.decodeRoute(frame.type, requestId, serializer, body);
       case MessageType.Response:
         return { type: MessageType.Response, requestId, data: this.value(serializer, body, 'response') };
       case MessageType.End:
@@ -141,39 +115,113 @@ export class MessageCodec {
     }
   }
 
-  private encodeRoute(serializer: Serializer, pattern: string, metadata: Metadata | undefined, data: unknown): Buffer {
+  /** A frame whose body is one value (or empty). */
+  private encodeValue(type: MessageType, requestId: number, serializer: Serializer, value: Part): Buffer {
+    const bodyLength = partLength(value);
+    this.checkBody(bodyLength);
+    if (this.shouldCompress(bodyLength)) {
+      let body: Buffer;
+      if (Buffer.isBuffer(value)) {
+        body = value;
+      } else {
+        body = Buffer.allocUnsafe(bodyLength);
+        if (!writePart(body, 0, value, bodyLength)) return this.encodeValue(type, requestId, serializer, jsonPart(value));
+      }
+      return this.compressedFrame(type, serializer.id, requestId, body);
+    }
+    const frame = this.allocFrame(type, serializer.id, requestId, bodyLength);
+    // A string literal that turned out to need escaping: encode it the ordinary way.
+    if (!writePart(frame, HEADER_SIZE, value, bodyLength)) return this.encodeValue(type, requestId, serializer, jsonPart(value));
+    return frame;
+  }
+
+  /** Request / Event: `u16 patternLength | pattern | u32 metadataLength | metadata | data`. */
+  private encodeRoute(
+    type: MessageType,
+    requestId: number,
+    serializer: Serializer,
+    pattern: string,
+    metadata: Metadata | undefined,
+    data: unknown,
+    literals = true,
+  ): Buffer {
     const patternLength = Buffer.byteLength(pattern, 'utf8');
     if (patternLength > this.options.maxPatternLength) {
       throw new FrameTooLargeError(patternLength, this.options.maxPatternLength, 'Pattern');
     }
-    const meta = metadata && Object.keys(metadata).length > 0 ? serializer.serialize(metadata) : EMPTY;
-    const payload = serializer.serialize(data);
-    const body = Buffer.allocUnsafe(ROUTE_PREFIX + patternLength + meta.length + payload.length);
-    body.writeUInt16BE(patternLength, 0);
-    body.write(pattern, 2, 'utf8');
-    body.writeUInt32BE(meta.length, 2 + patternLength);
-    meta.copy(body, ROUTE_PREFIX + patternLength);
-    payload.copy(body, ROUTE_PREFIX + patternLength + meta.length);
-    return body;
+    const meta: Part = metadata !== undefined && hasKeys(metadata) ? part(serializer, metadata, false) : '';
+    const payload = part(serializer, data, literals);
+    const metaLength = partLength(meta);
+    const payloadLength = partLength(payload);
+    const bodyLength = ROUTE_PREFIX + patternLength + metaLength + payloadLength;
+    this.checkBody(bodyLength);
+    const compress = this.shouldCompress(bodyLength);
+    const target = compress ? Buffer.allocUnsafe(bodyLength) : this.allocFrame(type, serializer.id, requestId, bodyLength);
+    if (!writeRoute(target, compress ? 0 : HEADER_SIZE, pattern, patternLength, meta, metaLength, payload, payloadLength)) {
+      return this.encodeRoute(type, requestId, serializer, pattern, metadata, data, false);
+    }
+    return compress ? this.compressedFrame(type, serializer.id, requestId, target) : target;
   }
 
-  private decodeRoute(serializer: Serializer, body: Buffer): { pattern: string; data: unknown; metadata?: Metadata } {
+  private checkBody(bodyLength: number): void {
+    if (bodyLength > this.options.maxBodySize) {
+      // Limits apply both ways: a peer with our limits would only reject this body after inflating
+      // it (an event would vanish silently); fail here, where the caller sees why, before gzipping.
+      throw new FrameTooLargeError(bodyLength, this.options.maxBodySize, 'Outgoing body');
+    }
+  }
+
+  private shouldCompress(bodyLength: number): boolean {
+    return this.compressor !== undefined && bodyLength > 0 && bodyLength >= this.options.compressThreshold;
+  }
+
+  /** An uncompressed frame with its header written; the caller writes the body after it. */
+  private allocFrame(type: MessageType, codec: CodecId, requestId: number, bodyLength: number): Buffer {
+    const total = HEADER_SIZE + bodyLength;
+    if (total > this.options.maxFrameSize) {
+      throw new FrameTooLargeError(total, this.options.maxFrameSize, 'Outgoing frame');
+    }
+    const frame = Buffer.allocUnsafe(total);
+    writeHeader(frame, 0, type, codec, CompressionId.None, requestId, bodyLength);
+    return frame;
+  }
+
+  private compressedFrame(type: MessageType, codec: CodecId, requestId: number, body: Buffer): Buffer {
+    let compression = CompressionId.None;
+    const compressed = this.compressor!.compress(body);
+    // Incompressible data (already compressed, random) is sent as it is.
+    if (compressed.length < body.length) {
+      body = compressed;
+      compression = this.compressor!.id;
+    }
+    return encodeFrame(type, codec, compression, requestId, body, this.options.maxFrameSize);
+  }
+
+  private decodeRoute(
+    type: MessageType.Request | MessageType.Event,
+    requestId: number,
+    serializer: Serializer,
+    body: Buffer,
+  ): RequestMessage | EventMessage {
     if (body.length < ROUTE_PREFIX) throw new FrameDecodeError(`Body of ${body.length} bytes is too short for a route`);
     const patternLength = body.readUInt16BE(0);
     if (patternLength > this.options.maxPatternLength) {
       throw new FrameTooLargeError(patternLength, this.options.maxPatternLength, 'Pattern');
     }
     if (2 + patternLength + 4 > body.length) throw new FrameDecodeError('Pattern length runs past the body');
-    const pattern = body.toString('utf8', 2, 2 + patternLength);
+    const pattern = this.patterns.decode(body, 2, 2 + patternLength);
     const metaLength = body.readUInt32BE(2 + patternLength);
     const metaStart = ROUTE_PREFIX + patternLength;
     if (metaStart + metaLength > body.length) throw new FrameDecodeError('Metadata length runs past the body');
     let metadata: Metadata | undefined;
     if (metaLength > 0) {
-      metadata = parseMetadata(this.value(serializer, body.subarray(metaStart, metaStart + metaLength), 'metadata'));
+      metadata = parseMetadata(this.value(serializer, body, 'metadata', metaStart, metaStart + metaLength));
     }
-    const data = this.value(serializer, body.subarray(metaStart + metaLength), 'payload');
-    return metadata ? { pattern, data, metadata } : { pattern, data };
+    const data = this.value(serializer, body, 'payload', metaStart + metaLength);
+    if (type === MessageType.Request) {
+      return metadata ? { type, requestId, pattern, data, metadata } : { type, requestId, pattern, data };
+    }
+    return metadata ? { type, pattern, data, metadata } : { type, pattern, data };
   }
 
   private inflate(frame: Frame): Buffer {
@@ -188,13 +236,16 @@ export class MessageCodec {
     return compressor.decompress(frame.body, this.options.maxBodySize);
   }
 
-  private value(serializer: Serializer, bytes: Buffer, what: string): unknown {
+  /** Deserializes `bytes[start, end)` (without a subarray when the serializer reads ranges). */
+  private value(serializer: Serializer, bytes: Buffer, what: string, start = 0, end = bytes.length): unknown {
     try {
-      return serializer.deserialize(bytes);
+      if (serializer.deserializeRange) return serializer.deserializeRange(bytes, start, end);
+      return serializer.deserialize(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
     } catch (err) {
-      throw new FrameDecodeError(`Malformed ${serializer.name} ${what} (${bytes.length} bytes)`, { cause: err });
+      throw new FrameDecodeError(`Malformed ${serializer.name} ${what} (${end - start} bytes)`, { cause: err });
     }
   }
+
 }
 
 /** Errors cross the wire as plain objects, the way Nest's transports deliver them. */

@@ -1,7 +1,7 @@
 import { createServer, Server as NetServer, AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server, WritePacket } from '@nestjs/microservices';
-import { ReplaySubject, takeUntil } from 'rxjs';
+import { finalize, isObservable, Observable, Subject, takeUntil } from 'rxjs';
 import { Clock, systemClock } from '../common/clock.js';
 import { MessageType } from '../protocol/frame-header.js';
 import { EventMessage, RequestMessage } from '../protocol/message.js';
@@ -18,6 +18,9 @@ import { MsRpcServerOptions, resolveServerOptions } from './server-options.js';
 export const MS_RPC_TRANSPORT = Symbol('nestjs-ms-rpc');
 
 export type MsRpcServerStatus = 'connected' | 'disconnected';
+
+type StartHook = (transportId: symbol, context: MsRpcContext, done: () => Promise<unknown>) => unknown;
+type EndHook = (transportId: symbol, context: MsRpcContext) => void;
 
 /**
  * The Nest transport strategy: `NestFactory.createMicroservice(AppModule, { strategy: new MsRpcServer(opts) })`.
@@ -43,12 +46,15 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   private readonly startedAt = Date.now();
   /** Set while close() waits for the last connection to end. */
   private drained: (() => void) | undefined;
+  /** Nest's own start hook (it only calls `done`), to tell when a user installed another. */
+  private readonly defaultStartHook: StartHook | undefined;
 
   constructor(
     options: Partial<MsRpcServerOptions> = {},
     private readonly clock: Clock = systemClock,
   ) {
     super();
+    this.defaultStartHook = this.onProcessingStartHook as StartHook | undefined;
     this.options = resolveServerOptions(options);
     this.codec = new MessageCodec(this.options);
     // Nest's base class never does this itself (see the Nest 12 contract notes).
@@ -139,19 +145,18 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       return;
     }
     const context = new MsRpcContext([connection.remoteAddress, pattern, request.requestId, message.metadata ?? {}]);
-    // Replays the cancel: an async handler may build its stream only after the client's Cancel
-    // (or a connection loss) arrived; a plain Subject would have dropped it and the stream would
-    // then run unobserved forever (an endless handler leaked timers and CPU).
-    const cancelled = new ReplaySubject<void>(1);
-    request.onCancel = () => cancelled.next();
-    const handled: unknown = this.handleRequest(
-      context,
-      async () => this.transformToObservable(await (handler as MessageHandler)(message.data, context)).pipe(takeUntil(cancelled)),
-      (packet: WritePacket) => {
-        this.writePacket(connection, request, packet);
-      },
+    const startHook = this.onProcessingStartHook as StartHook | undefined;
+    if (startHook === undefined || startHook === this.defaultStartHook) {
+      // Nest's default hook only calls done(): skip its wrapper (one promise less per request).
+      void this.dispatch(handler, message.data, context, connection, request, false);
+      return;
+    }
+    // A custom hook (tracing, AsyncLocalStorage...) wraps the handler exactly as Nest's
+    // handleRequest does: `done` resolves once the handler produced its result and rejects
+    // when it failed, which the hook may propagate; a failing hook still answers.
+    const handled: unknown = startHook(this.transportId, context, () =>
+      this.dispatch(handler, message.data, context, connection, request, true),
     );
-    // A handler that throws before producing a stream (or a failing processing hook) still answers.
     if (handled instanceof Promise) {
       handled.catch((err: unknown) => {
         connection.respond(request, { type: MessageType.Error, requestId: request.requestId, error: err });
@@ -165,6 +170,86 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     this.handleEvent(message.pattern, packet, context).catch((err: Error) =>
       this.logger.error(`event handler for "${message.pattern}" failed: ${err?.message ?? err}`, err?.stack),
     );
+  }
+
+  /**
+   * Nest's `handleRequest` minus the per-request rxjs pipeline. Nest's handler proxy resolves to
+   * the handler's plain value (sync or async handlers without interceptors) or to an Observable
+   * (Observable handlers, interceptors, and errors mapped by exception filters). A plain value is
+   * answered at once with one End frame; only an Observable goes through Nest's `send`. The
+   * processing end hook runs exactly once, when the answer is settled, as in Nest.
+   *
+   * With `rethrow` (inside a custom start hook) a failing handler rejects, like Nest's `done`;
+   * otherwise the failure is answered here.
+   */
+  private async dispatch(
+    handler: MessageHandler,
+    data: unknown,
+    context: MsRpcContext,
+    connection: ServerConnection,
+    request: InFlightRequest,
+    rethrow: boolean,
+  ): Promise<void> {
+    let result: unknown;
+    try {
+      result = await handler(data, context);
+    } catch (err) {
+      this.endProcessing(context);
+      if (rethrow) throw err;
+      connection.respond(request, { type: MessageType.Error, requestId: request.requestId, error: err });
+      return;
+    }
+    if (isObservable(result)) {
+      this.stream(result, context, connection, request);
+      return;
+    }
+    this.endProcessing(context);
+    connection.respond(
+      request,
+      result === undefined
+        ? { type: MessageType.End, requestId: request.requestId, hasData: false }
+        : { type: MessageType.End, requestId: request.requestId, hasData: true, data: result },
+    );
+  }
+
+  /** A real stream: Nest's `send` (ordering, error mapping), stopped by a cancel or connection loss. */
+  private stream(
+    response$: Observable<unknown>,
+    context: MsRpcContext,
+    connection: ServerConnection,
+    request: InFlightRequest,
+  ): void {
+    if (!connection.isActive(request)) {
+      // Cancelled (or the connection closed) before the handler produced its stream: never subscribe
+      // it, or an endless stream would run unobserved forever. Nest's takeUntil would complete here.
+      this.endProcessing(context);
+      return;
+    }
+    const cancelled = new Subject<void>();
+    request.onCancel = () => cancelled.next();
+    let ended = false;
+    this.send(
+      response$.pipe(
+        takeUntil(cancelled),
+        finalize(() => {
+          if (ended) return;
+          ended = true;
+          this.endProcessing(context);
+        }),
+      ),
+      (packet: WritePacket) => this.writePacket(connection, request, packet),
+    );
+  }
+
+  /** Runs the processing end hook (if any) for a request whose answer is settled. */
+  private endProcessing(context: MsRpcContext): void {
+    const hook = this.onProcessingEndHook as EndHook | undefined;
+    if (hook === undefined) return;
+    try {
+      hook(this.transportId, context);
+    } catch (err) {
+      this.logger.error(`processing end hook failed: ${(err as Error)?.message ?? err}`, (err as Error)?.stack);
+    }
   }
 
   onClosed(connection: ServerConnection, error: Error | undefined): void {

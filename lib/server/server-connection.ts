@@ -86,6 +86,11 @@ export class ServerConnection {
     return this.transport.isOpen;
   }
 
+  /** Still awaiting its answer: not finished, cancelled, or dropped with the connection. */
+  isActive(request: InFlightRequest): boolean {
+    return this.inFlight.get(request.requestId) === request;
+  }
+
   /** Sends one frame of a response stream. Returns false once the request is finished or gone. */
   respond(request: InFlightRequest, message: Message): boolean {
     if (this.inFlight.get(request.requestId) !== request) return false;
