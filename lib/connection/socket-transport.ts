@@ -31,16 +31,19 @@ export interface ActivitySink {
  * peer starts decoding the first answers of a burst while later ones are still being produced:
  * with the whole burst in one write the two processes took turns (each idle while the other
  * worked), which halved throughput at 128 calls in flight. Smaller means more write syscalls;
- * 4 KiB (about 45 small frames) measured best between 2 and 16 KiB (bench/PROFILE.md). Frames
- * this large are written without being copied together with others.
+ * 4 KiB (about 45 small frames) measured best between 2 and 16 KiB (bench/PROFILE.md).
+ * A frame this large is not copied together with others, and is written at the end of the
+ * current tick: the other large frames produced by the same burst of microtasks (answers to
+ * the requests of one read) join it in one writev.
  */
 const FLUSH_BYTES = 4 * 1024;
 
 /**
  * One socket, framed: decodes incoming chunks into messages and batches outgoing frames.
- * Frames queued in the same I/O turn leave together, in one write syscall, at the end of the
- * turn, or as soon as FLUSH_BYTES are queued. One-shot: once closed it never comes back;
- * reconnecting means a new transport on a new socket.
+ * Small frames queued in the same I/O turn leave together, in one write syscall, at the end of
+ * the turn or as soon as FLUSH_BYTES are queued; a large frame leaves at the end of the current
+ * tick. One-shot: once closed it never comes back; reconnecting means a new transport on a new
+ * socket.
  */
 export class SocketTransport {
   private readonly decoder: FrameDecoder;
@@ -50,6 +53,7 @@ export class SocketTransport {
   /** The queue holds a frame too large to be worth copying into one buffer with the others. */
   private queuedLarge = false;
   private flushScheduled = false;
+  private tickFlushScheduled = false;
   private closed = false;
   private closeError: Error | undefined;
   activity: ActivitySink | undefined;
@@ -84,8 +88,13 @@ export class SocketTransport {
     if (this.closed) return false;
     this.queue.push(frame);
     this.queuedBytes += frame.length;
-    if (frame.length >= FLUSH_BYTES) this.queuedLarge = true;
-    if (this.queuedBytes >= FLUSH_BYTES) {
+    if (frame.length >= FLUSH_BYTES) {
+      this.queuedLarge = true;
+      if (!this.tickFlushScheduled) {
+        this.tickFlushScheduled = true;
+        process.nextTick(this.tickFlush);
+      }
+    } else if (this.queuedBytes >= FLUSH_BYTES) {
       this.flush();
     } else if (!this.flushScheduled) {
       // Flush in the check phase, after every callback of this I/O turn (all frames decoded
@@ -124,6 +133,11 @@ export class SocketTransport {
 
   private readonly scheduledFlush = (): void => {
     this.flushScheduled = false;
+    this.flush();
+  };
+
+  private readonly tickFlush = (): void => {
+    this.tickFlushScheduled = false;
     this.flush();
   };
 

@@ -227,15 +227,10 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     }
     const cancelled = new Subject<void>();
     request.onCancel = () => cancelled.next();
-    let ended = false;
     this.send(
       response$.pipe(
         takeUntil(cancelled),
-        finalize(() => {
-          if (ended) return;
-          ended = true;
-          this.endProcessing(context);
-        }),
+        finalize(() => this.endProcessing(context)),
       ),
       (packet: WritePacket) => this.writePacket(connection, request, packet),
     );
