@@ -6,6 +6,7 @@ import { FrameDecodeError } from '../errors/frame-decode-error.js';
 import { FrameTooLargeError } from '../errors/frame-too-large-error.js';
 import { MsRpcError } from '../errors/ms-rpc-error.js';
 import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
+import { isServerBusyPayload, ServerBusyError } from '../errors/server-busy-error.js';
 import { CodecId, Frame, MessageType } from '../protocol/frame-header.js';
 import { HelloSettings, Message, Metadata } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
@@ -208,7 +209,14 @@ export class Connection {
         this.pending.take(message.requestId)?.onEnd(message.hasData, message.data);
         return;
       case MessageType.Error:
-        this.pending.take(message.requestId)?.onError(message.error);
+        // A refusal by a busy server becomes a typed error: nothing ran, a failover is safe.
+        this.pending
+          .take(message.requestId)
+          ?.onError(
+            isServerBusyPayload(message.error)
+              ? new ServerBusyError(this.address, message.error.message ?? 'too many requests in flight')
+              : message.error,
+          );
         return;
       case MessageType.Pong:
         return;

@@ -8,3 +8,4 @@ export * from './frame-too-large-error.js';
 export * from './invalid-options-error.js';
 export * from './client-closed-error.js';
 export * from './registry-error.js';
+export * from './server-busy-error.js';

@@ -10,6 +10,7 @@ import { serviceName } from '../common/service-name.js';
 import { PROTOCOL_VERSION } from '../protocol/frame-header.js';
 import { advertisedHost } from './advertised-host.js';
 import { MsRpcContext } from './ms-rpc-context.js';
+import { RequestAdmission } from './request-admission.js';
 import { ProviderRegistration } from './provider-registration.js';
 import { InFlightRequest, RequestDispatcher, ServerConnection } from './server-connection.js';
 import { MsRpcServerOptions, resolveServerOptions } from './server-options.js';
@@ -32,6 +33,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   protected override readonly logger = new Logger('MsRpcServer');
   private readonly options: MsRpcServerOptions;
   private readonly codec: MessageCodec;
+  private readonly admission: RequestAdmission;
   private readonly connections = new Set<ServerConnection>();
   private readonly pendingListeners: Array<[string, (...args: unknown[]) => void]> = [];
   private server: NetServer | undefined;
@@ -57,6 +59,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     this.defaultStartHook = this.onProcessingStartHook as StartHook | undefined;
     this.options = resolveServerOptions(options);
     this.codec = new MessageCodec(this.options);
+    this.admission = new RequestAdmission(this.options.maxConcurrentRequests);
     // Nest's base class never does this itself (see the Nest 12 contract notes).
     this.initializeSerializer(options as never);
     this.initializeDeserializer(options as never);
@@ -70,6 +73,11 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
 
   get host(): string {
     return this.options.host;
+  }
+
+  /** Requests being worked on now, over all connections. */
+  get inFlightRequests(): number {
+    return this.admission.inFlight;
   }
 
   /** Open client connections. */
@@ -262,7 +270,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       socket,
       this.codec,
       this,
-      { idleTimeout: this.options.idleTimeout, maxWriteBuffer: this.options.maxWriteBuffer },
+      { idleTimeout: this.options.idleTimeout, maxWriteBuffer: this.options.maxWriteBuffer, admission: this.admission },
       this.logger,
       this.clock,
     );

@@ -8,6 +8,7 @@ import { CodecId, Frame, MessageType } from '../protocol/frame-header.js';
 import { EventMessage, Message, RequestMessage } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
 import { SocketTransport } from '../connection/socket-transport.js';
+import type { RequestAdmission } from './request-admission.js';
 
 /** Handle on one in-flight request, given to the dispatcher. */
 export interface InFlightRequest {
@@ -25,6 +26,8 @@ export interface RequestDispatcher {
 }
 
 export interface ServerConnectionOptions {
+  /** Shared by every connection of a server: the concurrent request limit. */
+  admission: RequestAdmission;
   idleTimeout: number;
   maxWriteBuffer: number;
 }
@@ -95,13 +98,13 @@ export class ServerConnection {
   respond(request: InFlightRequest, message: Message): boolean {
     if (this.inFlight.get(request.requestId) !== request) return false;
     const terminal = message.type === MessageType.End || message.type === MessageType.Error;
-    if (terminal) this.inFlight.delete(request.requestId);
+    if (terminal) this.forget(request.requestId);
     try {
       this.transport.send(message, request.codec);
     } catch (err) {
       // The answer cannot be sent (too large, unserializable): the caller gets a typed error
       // instead of waiting for its timeout, and the stream is over.
-      this.inFlight.delete(request.requestId);
+      this.forget(request.requestId);
       request.onCancel?.();
       this.transport.send(
         { type: MessageType.Error, requestId: request.requestId, error: errorPayload(err) },
@@ -139,6 +142,22 @@ export class ServerConnection {
           );
           return;
         }
+        if (!this.options.admission.tryAcquire()) {
+          this.transport.send(
+            {
+              type: MessageType.Error,
+              requestId: message.requestId,
+              error: {
+                status: 'error',
+                code: 'ERR_SERVER_BUSY',
+                name: 'ServerBusyError',
+                message: `server busy: ${this.options.admission.limit} requests in flight`,
+              },
+            },
+            codec,
+          );
+          return;
+        }
         const request: InFlightRequest = { requestId: message.requestId, codec };
         this.inFlight.set(message.requestId, request);
         this.dispatcher.onRequest(this, message, request);
@@ -156,7 +175,7 @@ export class ServerConnection {
       case MessageType.Cancel: {
         const request = this.inFlight.get(message.requestId);
         if (request) {
-          this.inFlight.delete(message.requestId);
+          this.forget(message.requestId);
           request.onCancel?.();
         }
         if (this.goingAway && this.inFlight.size === 0) this.transport.end();
@@ -167,6 +186,11 @@ export class ServerConnection {
           new ConnectionClosedError(this.remoteAddress, `protocol violation: client sent a ${MessageType[message.type]} frame`),
         );
     }
+  }
+
+  /** Ends tracking of a request; frees its admission slot exactly once. */
+  private forget(requestId: number): void {
+    if (this.inFlight.delete(requestId)) this.options.admission.release();
   }
 
   private onBadFrame(frame: Frame, error: MsRpcError): void {
@@ -183,6 +207,7 @@ export class ServerConnection {
     this.idle.stop();
     const cancelled = [...this.inFlight.values()];
     this.inFlight.clear();
+    this.options.admission.release(cancelled.length);
     for (const request of cancelled) request.onCancel?.();
     this.dispatcher.onClosed(this, error);
   }

@@ -41,6 +41,13 @@ export interface MsRpcServerOptions extends ProtocolOptions {
    */
   maxWriteBuffer: number;
   /**
+   * Requests this server works on at once, over all connections. Above it a request is refused
+   * at once with a ServerBusyError (code 'ERR_SERVER_BUSY'; clients fail over idempotent calls)
+   * instead of queueing without bound. 0 = unlimited.
+   * @default 10000
+   */
+  maxConcurrentRequests: number;
+  /**
    * Where to register this provider once listening (e.g. a NacosRegistry). It is deregistered
    * on close(), before the server stops accepting. Requires `service`.
    * @default undefined (no registration: direct mode)
@@ -94,6 +101,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<MsRpcServerOptions> = Object.freez
   maxWriteBuffer: 64 * 1024 * 1024,
   weight: 1,
   metadata: {},
+  maxConcurrentRequests: 10_000,
   ...resolveProtocolOptions(),
 });
 
@@ -104,6 +112,7 @@ const SERVER_KEYS = [
   'clientHeartbeatInterval',
   'shutdownTimeout',
   'maxWriteBuffer',
+  'maxConcurrentRequests',
   'registry',
   'service',
   'version',
@@ -124,6 +133,7 @@ export function resolveServerOptions(partial: Partial<MsRpcServerOptions> = {}):
   checkInteger('MsRpcServer.shutdownTimeout', o.shutdownTimeout, 0);
   checkInteger('MsRpcServer.maxWriteBuffer', o.maxWriteBuffer, 1024);
   checkNumber('MsRpcServer.weight', o.weight, 0, 10_000);
+  checkInteger('MsRpcServer.maxConcurrentRequests', o.maxConcurrentRequests, 0);
   for (const field of ['service', 'version', 'group', 'cluster', 'advertisedHost'] as const) {
     if (o[field] !== undefined) checkString(`MsRpcServer.${field}`, o[field]);
   }
