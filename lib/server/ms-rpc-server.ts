@@ -11,6 +11,7 @@ import { PROTOCOL_VERSION } from '../protocol/frame-header.js';
 import { advertisedHost } from './advertised-host.js';
 import { MsRpcContext } from './ms-rpc-context.js';
 import { RequestAdmission } from './request-admission.js';
+import { RpcMetrics } from '../metrics/rpc-metrics.js';
 import { ProviderRegistration } from './provider-registration.js';
 import { InFlightRequest, RequestDispatcher, ServerConnection } from './server-connection.js';
 import { MsRpcServerOptions, resolveServerOptions } from './server-options.js';
@@ -34,6 +35,8 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   private readonly options: MsRpcServerOptions;
   private readonly codec: MessageCodec;
   private readonly admission: RequestAdmission;
+  /** Calls, errors and latency per pattern served here (undefined with `metrics: false`). */
+  readonly metrics: RpcMetrics | undefined;
   private readonly connections = new Set<ServerConnection>();
   private readonly pendingListeners: Array<[string, (...args: unknown[]) => void]> = [];
   private server: NetServer | undefined;
@@ -60,6 +63,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     this.options = resolveServerOptions(options);
     this.codec = new MessageCodec(this.options);
     this.admission = new RequestAdmission(this.options.maxConcurrentRequests);
+    this.metrics = this.options.metrics ? new RpcMetrics() : undefined;
     // Nest's base class never does this itself (see the Nest 12 contract notes).
     this.initializeSerializer(options as never);
     this.initializeDeserializer(options as never);
@@ -270,7 +274,13 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       socket,
       this.codec,
       this,
-      { idleTimeout: this.options.idleTimeout, maxWriteBuffer: this.options.maxWriteBuffer, admission: this.admission },
+      {
+        idleTimeout: this.options.idleTimeout,
+        maxWriteBuffer: this.options.maxWriteBuffer,
+        admission: this.admission,
+        metrics: this.metrics,
+        metricsLabel: `${this.options.host}:${this.port}`,
+      },
       this.logger,
       this.clock,
     );

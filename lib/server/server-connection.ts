@@ -9,6 +9,8 @@ import { EventMessage, Message, RequestMessage } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
 import { SocketTransport } from '../connection/socket-transport.js';
 import type { RequestAdmission } from './request-admission.js';
+import type { RpcCallToken } from '../metrics/metric-series.js';
+import type { RpcMetrics } from '../metrics/rpc-metrics.js';
 
 /** Handle on one in-flight request, given to the dispatcher. */
 export interface InFlightRequest {
@@ -16,7 +18,13 @@ export interface InFlightRequest {
   readonly codec: CodecId;
   /** Set when the client cancels or the connection closes: the handler's stream must stop. */
   onCancel?: () => void;
+  /** Metrics bookkeeping, when the server collects metrics. */
+  metricsToken?: RpcCallToken;
+  startedAt?: number;
 }
+
+/** How a request ended, for metrics. */
+type Outcome = { error: unknown } | 'ok' | 'cancelled';
 
 /** Where a server connection sends what it cannot handle itself (the Nest server). */
 export interface RequestDispatcher {
@@ -28,6 +36,9 @@ export interface RequestDispatcher {
 export interface ServerConnectionOptions {
   /** Shared by every connection of a server: the concurrent request limit. */
   admission: RequestAdmission;
+  /** The server's metrics (per pattern; `metricsLabel` as the provider label). */
+  metrics?: RpcMetrics;
+  metricsLabel?: string;
   idleTimeout: number;
   maxWriteBuffer: number;
 }
@@ -98,13 +109,13 @@ export class ServerConnection {
   respond(request: InFlightRequest, message: Message): boolean {
     if (this.inFlight.get(request.requestId) !== request) return false;
     const terminal = message.type === MessageType.End || message.type === MessageType.Error;
-    if (terminal) this.forget(request.requestId);
+    if (terminal) this.forget(request.requestId, message.type === MessageType.End ? 'ok' : { error: (message as { error?: unknown }).error });
     try {
       this.transport.send(message, request.codec);
     } catch (err) {
       // The answer cannot be sent (too large, unserializable): the caller gets a typed error
       // instead of waiting for its timeout, and the stream is over.
-      this.forget(request.requestId);
+      this.forget(request.requestId, { error: err });
       request.onCancel?.();
       this.transport.send(
         { type: MessageType.Error, requestId: request.requestId, error: errorPayload(err) },
@@ -159,6 +170,11 @@ export class ServerConnection {
           return;
         }
         const request: InFlightRequest = { requestId: message.requestId, codec };
+        const metrics = this.options.metrics;
+        if (metrics) {
+          request.metricsToken = metrics.callStarted(message.pattern);
+          request.startedAt = performance.now();
+        }
         this.inFlight.set(message.requestId, request);
         this.dispatcher.onRequest(this, message, request);
         return;
@@ -175,7 +191,7 @@ export class ServerConnection {
       case MessageType.Cancel: {
         const request = this.inFlight.get(message.requestId);
         if (request) {
-          this.forget(message.requestId);
+          this.forget(message.requestId, 'cancelled');
           request.onCancel?.();
         }
         if (this.goingAway && this.inFlight.size === 0) this.transport.end();
@@ -188,9 +204,24 @@ export class ServerConnection {
     }
   }
 
-  /** Ends tracking of a request; frees its admission slot exactly once. */
-  private forget(requestId: number): void {
-    if (this.inFlight.delete(requestId)) this.options.admission.release();
+  /** Ends tracking of a request: frees its admission slot and records its outcome, exactly once. */
+  private forget(requestId: number, outcome: Outcome): void {
+    const request = this.inFlight.get(requestId);
+    if (!request) return;
+    this.inFlight.delete(requestId);
+    this.options.admission.release();
+    this.record(request, outcome);
+  }
+
+  private record(request: InFlightRequest, outcome: Outcome): void {
+    const metrics = this.options.metrics;
+    const token = request.metricsToken;
+    if (!metrics || !token) return;
+    const label = this.options.metricsLabel ?? 'self';
+    const elapsed = performance.now() - (request.startedAt ?? 0);
+    if (outcome === 'ok') metrics.callSucceeded(token, label, elapsed);
+    else if (outcome === 'cancelled') metrics.callCancelled(token);
+    else metrics.callFailed(token, label, elapsed, outcome.error);
   }
 
   private onBadFrame(frame: Frame, error: MsRpcError): void {
@@ -208,6 +239,7 @@ export class ServerConnection {
     const cancelled = [...this.inFlight.values()];
     this.inFlight.clear();
     this.options.admission.release(cancelled.length);
+    for (const request of cancelled) this.record(request, 'cancelled');
     for (const request of cancelled) request.onCancel?.();
     this.dispatcher.onClosed(this, error);
   }

@@ -1,4 +1,4 @@
-import { checkInteger, checkKnownKeys, checkNumber, checkString } from '../common/option-checks.js';
+import { checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkString } from '../common/option-checks.js';
 import { DEFAULT_CONNECTION_OPTIONS } from '../connection/connection-options.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { PROTOCOL_OPTION_KEYS, ProtocolOptions, resolveProtocolOptions } from '../protocol/protocol-options.js';
@@ -47,6 +47,12 @@ export interface MsRpcServerOptions extends ProtocolOptions {
    * @default 10000
    */
   maxConcurrentRequests: number;
+  /**
+   * Count calls, errors and latency per pattern on this server (read them from `server.metrics`,
+   * e.g. `server.metrics.toPrometheus('msrpc_server')`). Its own instance, apart from clients'.
+   * @default true
+   */
+  metrics: boolean;
   /**
    * Where to register this provider once listening (e.g. a NacosRegistry). It is deregistered
    * on close(), before the server stops accepting. Requires `service`.
@@ -102,6 +108,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<MsRpcServerOptions> = Object.freez
   weight: 1,
   metadata: {},
   maxConcurrentRequests: 10_000,
+  metrics: true,
   ...resolveProtocolOptions(),
 });
 
@@ -113,6 +120,7 @@ const SERVER_KEYS = [
   'shutdownTimeout',
   'maxWriteBuffer',
   'maxConcurrentRequests',
+  'metrics',
   'registry',
   'service',
   'version',
@@ -134,6 +142,7 @@ export function resolveServerOptions(partial: Partial<MsRpcServerOptions> = {}):
   checkInteger('MsRpcServer.maxWriteBuffer', o.maxWriteBuffer, 1024);
   checkNumber('MsRpcServer.weight', o.weight, 0, 10_000);
   checkInteger('MsRpcServer.maxConcurrentRequests', o.maxConcurrentRequests, 0);
+  checkBoolean('MsRpcServer.metrics', o.metrics);
   for (const field of ['service', 'version', 'group', 'cluster', 'advertisedHost'] as const) {
     if (o[field] !== undefined) checkString(`MsRpcServer.${field}`, o[field]);
   }
