@@ -269,7 +269,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     let done = false;
     let delivered = false;
     let cancelWait: (() => void) | undefined;
-    // Allocated only once a retry needs it: the common call never excludes anyone.
+    // The exclude set is allocated only once a retry needs it: the common call excludes nobody.
     let route: { pattern: string; kind: 'patterns'; exclude?: Set<string> } = { pattern, kind: 'patterns' };
     const fail = (err: unknown) => {
       if (done) return;
