@@ -35,7 +35,7 @@ export const WORKLOADS: readonly Workload[] = [
   echo(16 * 1024, 1),
   echo(16 * 1024, 16),
   echo(16 * 1024, 128),
-  // Later: echo(16 * 1024, 128, { codec: 'msgpack' }),
+  echo(16 * 1024, 128, { codec: 'msgpack' }),
 ];
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
