@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { checkInteger, checkKnownKeys, checkString } from '../common/option-checks.js';
+import { checkInteger, checkKnownKeys, checkString, definedOptions } from '../common/option-checks.js';
 import { MsRpcLogger } from '../common/logger.js';
 import {
   CONNECTION_OPTION_KEYS,
@@ -160,7 +160,7 @@ export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
 });
 
 export function resolveClientOptions(partial: Partial<MsRpcClientOptions> = {}): ResolvedClientOptions {
-  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<MsRpcClientOptions>;
+  const defined = definedOptions(partial);
   checkKnownKeys('MsRpcClient', defined, [...CLIENT_KEYS, ...PROTOCOL_OPTION_KEYS, ...CONNECTION_OPTION_KEYS]);
   const backoff = resolveBackoffOptions(
     { ...(defined.backoff ?? {}), ...(defined.retryStrategy ? { retryStrategy: defined.retryStrategy } : {}) },

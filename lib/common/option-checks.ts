@@ -46,6 +46,11 @@ export function checkFunction<T extends (...args: never[]) => unknown>(field: st
   return value as T;
 }
 
+/** The options a caller really set: `{ timeout: undefined }` means "use the default", not "unset it". */
+export function definedOptions<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /** Rejects keys the component does not know, which are almost always typos. */
 export function checkKnownKeys(prefix: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {

@@ -13,7 +13,10 @@ export class ServerBusyError extends MsRpcError {
   }
 }
 
-/** The plain error object a busy server sends (errors cross the wire as plain objects). */
+/**
+ * A busy server's refusal: the plain object it sends (errors cross the wire as plain objects)
+ * or a ServerBusyError built from it; both carry the code.
+ */
 export function isServerBusyPayload(error: unknown): error is { code: 'ERR_SERVER_BUSY'; message?: string } {
   return error !== null && typeof error === 'object' && (error as { code?: unknown }).code === 'ERR_SERVER_BUSY';
 }

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../common/clock.js';
 import { consoleWarnLogger, type MsRpcLogger } from '../common/logger.js';
-import { checkFunction, checkInteger, checkKnownKeys, checkString } from '../common/option-checks.js';
+import { checkFunction, checkInteger, checkKnownKeys, checkString, definedOptions } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 
 /**
@@ -91,7 +91,7 @@ const KNOWN_KEYS = [
 export function resolveNacosRegistryOptions(partial: NacosRegistryOptionsInput): ResolvedNacosRegistryOptions {
   if (partial === null || typeof partial !== 'object') throw new InvalidOptionsError('nacos', 'expected an options object');
   checkKnownKeys('nacos', partial, KNOWN_KEYS);
-  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  const defined = definedOptions(partial);
   const merged = { ...DEFAULT_NACOS_REGISTRY_OPTIONS, ...defined } as NacosRegistryOptions;
 
   const serverList = checkServerList(merged.serverList);

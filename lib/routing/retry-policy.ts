@@ -2,6 +2,8 @@ import { ConnectionClosedError } from '../errors/connection-closed-error.js';
 import { FrameDecodeError } from '../errors/frame-decode-error.js';
 import { NoProviderError } from '../errors/no-provider-error.js';
 import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
+// Matches a typed ServerBusyError and the plain object a busy server sends alike (both carry the code).
+import { isServerBusyPayload } from '../errors/server-busy-error.js';
 
 /**
  * Failures where the request may not have run, or where another provider may do better:
@@ -15,7 +17,7 @@ export function isRetryable(error: unknown): boolean {
     error instanceof NoProviderError ||
     error instanceof FrameDecodeError ||
     error instanceof RpcTimeoutError ||
-    isServerBusy(error)
+    isServerBusyPayload(error)
   );
 }
 
@@ -25,11 +27,6 @@ export function isProviderFailure(error: unknown): boolean {
     error instanceof ConnectionClosedError ||
     error instanceof FrameDecodeError ||
     error instanceof RpcTimeoutError ||
-    isServerBusy(error)
+    isServerBusyPayload(error)
   );
-}
-
-/** A busy server answers with an error whose `code` is 'ERR_SERVER_BUSY' (typed or plain, off the wire). */
-export function isServerBusy(error: unknown): boolean {
-  return error !== null && typeof error === 'object' && (error as { code?: unknown }).code === 'ERR_SERVER_BUSY';
 }

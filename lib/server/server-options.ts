@@ -1,4 +1,4 @@
-import { checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkString } from '../common/option-checks.js';
+import { checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkString, definedOptions } from '../common/option-checks.js';
 import { DEFAULT_CONNECTION_OPTIONS } from '../connection/connection-options.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { PROTOCOL_OPTION_KEYS, ProtocolOptions, resolveProtocolOptions } from '../protocol/protocol-options.js';
@@ -132,7 +132,7 @@ const SERVER_KEYS = [
 ] as const;
 
 export function resolveServerOptions(partial: Partial<MsRpcServerOptions> = {}): MsRpcServerOptions {
-  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  const defined = definedOptions(partial);
   checkKnownKeys('MsRpcServer', defined, [...SERVER_KEYS, ...PROTOCOL_OPTION_KEYS]);
   const o: MsRpcServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...defined, ...resolveProtocolOptions(partial, 'MsRpcServer') };
   checkString('MsRpcServer.host', o.host);
