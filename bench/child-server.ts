@@ -5,12 +5,14 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ServerMessage } from './servers/server-process.js';
+import type { ProbeRequest, ServerMessage, ServerProbe } from './servers/server-process.js';
 
 export interface ChildServer {
   readonly label: string;
   readonly port: number;
   readonly pid: number;
+  /** The server's heap, CPU time and counters now; `gc` forces full GCs first (needs `--expose-gc`). */
+  probe(gc: boolean): Promise<ServerProbe>;
 }
 
 const START_TIMEOUT_MS = 20_000;
@@ -21,6 +23,7 @@ const START_TIMEOUT_MS = 20_000;
  */
 const INHERITED_EXEC_ARGS = /^--(cpu-prof|heap-prof)/;
 const STOP_GRACE_MS = 3_000;
+const PROBE_TIMEOUT_MS = 30_000;
 
 export class ChildServers {
   private readonly children = new Set<ChildProcess>();
@@ -31,11 +34,14 @@ export class ChildServers {
     return this.stopping;
   }
 
-  /** Forks `script` (a compiled servers/*.js) and resolves once it reports its port. */
-  start(label: string, script: URL, args: readonly string[]): Promise<ChildServer> {
+  /**
+   * Forks `script` (a compiled servers/*.js) and resolves once it reports its port. `execArgv`
+   * adds Node flags for this child (e.g. `--expose-gc` to measure its heap).
+   */
+  start(label: string, script: URL, args: readonly string[], execArgv: readonly string[] = []): Promise<ChildServer> {
     const child = fork(fileURLToPath(script), [...args], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: process.execArgv.filter((a) => INHERITED_EXEC_ARGS.test(a)),
+      execArgv: [...process.execArgv.filter((a) => INHERITED_EXEC_ARGS.test(a)), ...execArgv],
     });
     this.children.add(child);
     child.once('exit', (code, signal) => {
@@ -54,8 +60,8 @@ export class ChildServers {
       const onMessage = (msg: ServerMessage): void => {
         if (msg.type === 'ready') {
           cleanup();
-          resolve({ label, port: msg.port, pid: child.pid ?? -1 });
-        } else {
+          resolve({ label, port: msg.port, pid: child.pid ?? -1, probe: (gc) => this.probe(child, gc) });
+        } else if (msg.type === 'error') {
           fail(new Error(`${label} server failed to start:\n${msg.message}`));
         }
       };
@@ -84,6 +90,12 @@ export class ChildServers {
     await Promise.all([...this.children].map((child) => this.kill(child)));
   }
 
+  /** Stops one server now (SIGTERM, then SIGKILL after a grace period). */
+  async stop(server: ChildServer): Promise<void> {
+    const child = [...this.children].find((c) => c.pid === server.pid);
+    if (child) await this.kill(child);
+  }
+
   /** Last resort from a synchronous 'exit' handler. */
   killAllNow(): void {
     for (const child of this.children) child.kill('SIGKILL');
@@ -98,6 +110,30 @@ export class ChildServers {
         void this.stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
       });
     }
+  }
+
+  private nextProbeId = 1;
+
+  private probe(child: ChildProcess, gc: boolean): Promise<ServerProbe> {
+    const id = this.nextProbeId++;
+    return new Promise<ServerProbe>((resolve, reject) => {
+      const done = (err?: Error, probe?: ServerProbe): void => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        if (err) reject(err);
+        else resolve(probe!);
+      };
+      const onMessage = (msg: ServerMessage): void => {
+        if (msg.type === 'probe' && msg.id === id) done(undefined, msg.probe);
+      };
+      const onExit = (): void => done(new Error(`server (pid ${child.pid}) exited during a probe`));
+      const timer = setTimeout(() => done(new Error(`server (pid ${child.pid}) did not answer a probe`)), PROBE_TIMEOUT_MS);
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      const request: ProbeRequest = { type: 'probe', id, gc };
+      child.send(request);
+    });
   }
 
   private kill(child: ChildProcess): Promise<void> {

@@ -9,6 +9,11 @@ export interface BenchArgs {
   readonly quick: boolean;
   /** Minimum ms-rpc / nest-tcp req/s ratio accepted by `--quick`. */
   readonly minRatio: number;
+  /**
+   * Every cell runs this many times (systems alternate within each round); the table and the
+   * guard use each system's best round. 5 with `--quick`, 1 otherwise.
+   */
+  readonly rounds: number;
   readonly codec: Codec;
   readonly only: readonly SystemName[];
   /** Workload ids to run (exact ids as printed, e.g. `echo 16KiB x16`); empty = all. */
@@ -16,9 +21,13 @@ export interface BenchArgs {
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
-  --duration <ms>     measured period per cell (default 3000; 1500 with --quick)
-  --warmup <ms>       warm-up per cell (default 1000; 500 with --quick)
-  --quick             only the quick cell (64B x128); exit 1 if ms-rpc/nest-tcp req/s < --min-ratio
+  --duration <ms>     measured period per cell (default 3000; 1000 with --quick)
+  --warmup <ms>       warm-up per cell (default 1000; 300 with --quick)
+  --rounds <n>        run every cell n times, systems alternating; report each system's best
+                      round (default 1; 5 with --quick)
+  --quick             the regression guard: only the quick cell (64B x128), ms-rpc and nest-tcp
+                      unless --only says otherwise, 5 rounds; exit 1 if the best ms-rpc round
+                      is below --min-ratio times the best nest-tcp round
   --min-ratio <n>     threshold for --quick (default 2)
   --codec json|msgpack  ms-rpc codec (default json)
   --only a,b          systems to run, from: ${SYSTEM_NAMES.join(', ')}
@@ -37,6 +46,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | 'help' {
         warmup: { type: 'string' },
         quick: { type: 'boolean', default: false },
         'min-ratio': { type: 'string' },
+        rounds: { type: 'string' },
         codec: { type: 'string' },
         only: { type: 'string' },
         workload: { type: 'string' },
@@ -52,11 +62,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | 'help' {
   const quick = values.quick ?? false;
   return {
     quick,
-    durationMs: positiveNumber('--duration', values.duration, quick ? 1500 : 3000),
-    warmupMs: positiveNumber('--warmup', values.warmup, quick ? 500 : 1000, true),
+    durationMs: positiveNumber('--duration', values.duration, quick ? 1000 : 3000),
+    warmupMs: positiveNumber('--warmup', values.warmup, quick ? 300 : 1000, true),
     minRatio: positiveNumber('--min-ratio', values['min-ratio'], 2),
+    rounds: positiveInteger('--rounds', values.rounds, quick ? 5 : 1),
     codec: parseCodec(values.codec),
-    only: parseOnly(values.only),
+    // The guard needs ms-rpc and nest-tcp only; the others would make it slower, not safer.
+    only: parseOnly(values.only, quick ? ['ms-rpc', 'nest-tcp'] : SYSTEM_NAMES),
     workloads: (values.workload ?? '').split(',').map((w) => w.trim()).filter(Boolean),
   };
 }
@@ -70,6 +82,12 @@ function positiveNumber(flag: string, raw: string | undefined, fallback: number,
   return n;
 }
 
+function positiveInteger(flag: string, raw: string | undefined, fallback: number): number {
+  const n = positiveNumber(flag, raw, fallback);
+  if (!Number.isInteger(n)) throw new UsageError(`${flag} must be a whole number, got "${raw}"`);
+  return n;
+}
+
 function parseCodec(raw: string | undefined): Codec {
   if (raw === undefined) return 'json';
   if (!(CODECS as readonly string[]).includes(raw)) {
@@ -78,8 +96,8 @@ function parseCodec(raw: string | undefined): Codec {
   return raw as Codec;
 }
 
-function parseOnly(raw: string | undefined): SystemName[] {
-  if (raw === undefined) return [...SYSTEM_NAMES];
+function parseOnly(raw: string | undefined, fallback: readonly SystemName[]): SystemName[] {
+  if (raw === undefined) return [...fallback];
   const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = names.filter((n) => !isSystemName(n));
   if (unknown.length || !names.length) {

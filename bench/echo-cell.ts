@@ -2,7 +2,7 @@
 import type { EchoClient } from './clients/echo-client.js';
 import { cpuPerRequest, sampleCpu, type CpuSample } from './cpu-usage.js';
 import { errorMessage, runClosedLoop, type LoopResult } from './load-loop.js';
-import type { CellResult } from './report.js';
+import { monotonicUs, type EchoCellResult, type MonotonicWindow } from './report.js';
 import type { SystemSpec } from './systems.js';
 import { makePayload, type Codec, type EchoWorkload } from './workloads.js';
 
@@ -15,10 +15,10 @@ export interface EchoCellOptions {
 
 const CLOSE_TIMEOUT_MS = 5_000;
 
-export async function runEchoCell(workload: EchoWorkload, system: SystemSpec, opts: EchoCellOptions): Promise<CellResult> {
+export async function runEchoCell(workload: EchoWorkload, system: SystemSpec, opts: EchoCellOptions): Promise<EchoCellResult> {
   const base = {
     workload: workload.id,
-    kind: workload.kind,
+    kind: 'echo' as const,
     payloadBytes: workload.payloadBytes,
     concurrency: workload.concurrency,
     system: system.name,
@@ -37,17 +37,24 @@ export async function runEchoCell(workload: EchoWorkload, system: SystemSpec, op
     const c = client;
     let cpuStart: CpuSample | undefined;
     let cpuEnd: CpuSample | undefined;
+    let windowFrom = 0;
+    let windowUs: MonotonicWindow | undefined;
     const loop: LoopResult = await runClosedLoop(() => c.echo(payload), {
       concurrency: workload.concurrency,
       warmupMs: opts.warmupMs,
       durationMs: opts.durationMs,
       onMeasure: (edge) => {
-        if (edge === 'start') cpuStart = sampleCpu(pid);
-        else cpuEnd = sampleCpu(pid);
+        if (edge === 'start') {
+          cpuStart = sampleCpu(pid);
+          windowFrom = monotonicUs();
+        } else {
+          cpuEnd = sampleCpu(pid);
+          windowUs = { from: windowFrom, to: monotonicUs() };
+        }
       },
     });
     const cpu = cpuStart && cpuEnd ? cpuPerRequest(cpuStart, cpuEnd, loop.requests) : undefined;
-    return { ...base, ...loop, ...(cpu ? { cpuUsPerRequest: cpu } : {}) };
+    return { ...base, ...loop, ...(cpu ? { cpuUsPerRequest: cpu } : {}), ...(windowUs ? { windowUs } : {}) };
   } catch (err) {
     return { ...base, ...emptyLoop(), error: errorMessage(err) };
   } finally {

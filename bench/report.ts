@@ -6,11 +6,13 @@ import type { BenchArgs } from './cli-args.js';
 import type { CpuPerRequest } from './cpu-usage.js';
 import type { LatencySummary } from './load-loop.js';
 import type { SystemName } from './systems.js';
-import type { Workload } from './workloads.js';
 
-export interface CellResult {
+/** One echo cell: one system, one workload. */
+export interface EchoCellResult {
   readonly workload: string;
-  readonly kind: Workload['kind'];
+  readonly kind: 'echo';
+  /** Which round of `--rounds` (0-based). */
+  readonly round?: number;
   readonly payloadBytes: number;
   readonly concurrency: number;
   readonly system: SystemName;
@@ -22,16 +24,110 @@ export interface CellResult {
   readonly latencyUs: LatencySummary;
   /** CPU time per call over the measured phase (client process, server process). */
   readonly cpuUsPerRequest?: CpuPerRequest;
+  /** The measured phase on the monotonic clock, µs: cuts `--cpu-prof` profiles (bench/profile-summary.ts). */
+  readonly windowUs?: MonotonicWindow;
   readonly error?: string;
 }
 
-export function ratio(results: readonly CellResult[], row: CellResult, baseline: SystemName): number | undefined {
-  const base = results.find((r) => r.workload === row.workload && r.system === baseline);
+export interface MonotonicWindow {
+  readonly from: number;
+  readonly to: number;
+}
+
+/** Now on the system-wide monotonic clock, µs (what `--cpu-prof` timestamps use). */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+/** What the idle-connections row measured on the server. */
+export interface IdleMeasurement {
+  readonly connections: number;
+  /** Connections the server itself counted at the end. */
+  readonly serverConnections: number;
+  readonly readyAtEnd: number;
+  readonly dropped: number;
+  /** Time to open every connection (TCP connect + Hello), ms. */
+  readonly connectMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly heapBaselineBytes: number;
+  readonly heapLoadedBytes: number;
+  /** (heapUsed with the connections − heapUsed before), both after forced GCs, / connections. */
+  readonly heapPerConnectionBytes: number;
+  readonly rssPerConnectionBytes: number;
+  readonly windowMs: number;
+  /** Server CPU (user + system) over the window, % of one core. */
+  readonly cpuPercent: number;
+  /** Heartbeat traffic over the window, all connections together. */
+  readonly pingsPerSec: number;
+  readonly pongsPerSec: number;
+  /** The CPU window on the monotonic clock, µs (see EchoCellResult.windowUs). */
+  readonly windowUs: MonotonicWindow;
+}
+
+export interface IdleCellResult {
+  readonly workload: string;
+  readonly kind: 'idle-connections';
+  readonly system: SystemName;
+  readonly codec: string;
+  readonly idle?: IdleMeasurement;
+  readonly error?: string;
+}
+
+export type CellResult = EchoCellResult | IdleCellResult;
+
+/**
+ * Each (workload, system)'s best round by req/s. The best round is the one least disturbed by
+ * whatever else the machine was doing; a failed round is kept when no round succeeded.
+ */
+export function bestOfRounds(results: readonly CellResult[]): CellResult[] {
+  const best = new Map<string, CellResult>();
+  for (const r of results) {
+    const key = `${r.workload}\u0000${r.system}`;
+    const current = best.get(key);
+    const better =
+      !current ||
+      (current.error && !r.error) ||
+      (!r.error && r.kind === 'echo' && current.kind === 'echo' && r.reqPerSec > current.reqPerSec);
+    if (better) best.set(key, r);
+  }
+  return [...best.values()];
+}
+
+export function echoResults(results: readonly CellResult[]): EchoCellResult[] {
+  return results.filter((r): r is EchoCellResult => r.kind === 'echo');
+}
+
+export function ratio(results: readonly CellResult[], row: EchoCellResult, baseline: SystemName): number | undefined {
+  const base = echoResults(results).find((r) => r.workload === row.workload && r.system === baseline);
   if (!base || base.error || !base.reqPerSec || row.error) return undefined;
   return row.reqPerSec / base.reqPerSec;
 }
 
-export function formatTable(results: readonly CellResult[]): string {
+/** The idle-connections rows, one line each. */
+export function formatIdleTable(results: readonly CellResult[]): string {
+  const idle = results.filter((r): r is IdleCellResult => r.kind === 'idle-connections');
+  if (!idle.length) return '';
+  const lines = idle.map((r) => {
+    const m = r.idle;
+    const measured = m
+      ? `${m.connections.toLocaleString('en-US')} conns (server counts ${m.serverConnections}), heartbeat ` +
+        `${m.heartbeatIntervalMs}/${m.heartbeatTimeoutMs} ms: server heap ${formatBytes(m.heapPerConnectionBytes)}/conn ` +
+        `(rss ${formatBytes(m.rssPerConnectionBytes)}/conn), CPU ${m.cpuPercent.toFixed(2)} % of a core over ` +
+        `${(m.windowMs / 1000).toFixed(1)} s, ${Math.round(m.pingsPerSec)} pings/s and ${Math.round(m.pongsPerSec)} ` +
+        `pongs/s, connect ${(m.connectMs / 1000).toFixed(1)} s, ${m.dropped} dropped`
+      : '';
+    return `${r.workload}  ${r.system}  ${r.error ? `FAILED: ${r.error}${measured ? `\n  ${measured}` : ''}` : measured}`;
+  });
+  return lines.join('\n');
+}
+
+export function formatBytes(bytes: number): string {
+  return Math.abs(bytes) >= 1024 ? `${(bytes / 1024).toFixed(2)} KiB` : `${Math.round(bytes)} B`;
+}
+
+export function formatTable(all: readonly CellResult[]): string {
+  const results = echoResults(all);
   const header = ['workload', 'system', 'codec', 'req/s', 'p50', 'p99', 'cpu/call c+s', 'vs nest-tcp', 'vs raw-net'];
   const rows = results.map((r) =>
     r.error
@@ -44,8 +140,8 @@ export function formatTable(results: readonly CellResult[]): string {
           formatUs(r.latencyUs.p50),
           formatUs(r.latencyUs.p99),
           r.cpuUsPerRequest ? formatCpu(r.cpuUsPerRequest) : '-',
-          formatRatio(ratio(results, r, 'nest-tcp')),
-          formatRatio(ratio(results, r, 'raw-net')),
+          formatRatio(ratio(all, r, 'nest-tcp')),
+          formatRatio(ratio(all, r, 'raw-net')),
         ],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -65,7 +161,7 @@ export function formatTable(results: readonly CellResult[]): string {
   return out.join('\n');
 }
 
-function formatUs(us: number): string {
+export function formatUs(us: number): string {
   if (us >= 10_000) return `${(us / 1000).toFixed(1)} ms`;
   if (us >= 1_000) return `${(us / 1000).toFixed(2)} ms`;
   return `${us} us`;
@@ -87,6 +183,10 @@ export interface ResultsFile {
   readonly args: BenchArgs;
   readonly environment: Record<string, unknown>;
   readonly results: readonly CellResult[];
+  /** With `--rounds` > 1: every round's cells (`results` holds each system's best round). */
+  readonly rounds?: readonly CellResult[];
+  /** The issue's targets, checked against `results`. */
+  readonly targets?: readonly { target: string; measured: string; verdict: string }[];
 }
 
 /** Writes `<dir>/<timestamp>.json` and returns its path. */

@@ -5,7 +5,7 @@
 import type { EchoClient } from './clients/echo-client.js';
 import type { Codec } from './workloads.js';
 
-export type SystemName = 'ms-rpc' | 'nest-tcp' | 'raw-net';
+export type SystemName = 'ms-rpc' | 'ms-rpc-call' | 'nest-tcp' | 'raw-net';
 
 export interface SystemSpec {
   readonly name: SystemName;
@@ -25,6 +25,14 @@ export const SYSTEMS: readonly SystemSpec[] = [
     serverArgs: (codec) => ['--codec', codec],
     wireFormat: (codec) => codec,
     createClient: async (port, codec) => (await import('./clients/ms-rpc-client.js')).createMsRpcClient(port, codec),
+  },
+  {
+    // The same server; the client uses the Promise fast path `client.call()` instead of send().
+    name: 'ms-rpc-call',
+    serverScript: new URL('./servers/ms-rpc-server.js', import.meta.url),
+    serverArgs: (codec) => ['--codec', codec],
+    wireFormat: (codec) => codec,
+    createClient: async (port, codec) => (await import('./clients/ms-rpc-client.js')).createMsRpcClient(port, codec, 'call'),
   },
   {
     name: 'nest-tcp',

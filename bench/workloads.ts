@@ -1,6 +1,6 @@
 /**
  * The benchmark's workload table. Adding a row here is all it takes to measure a new cell;
- * a new `kind` additionally needs a runner in run.ts (e.g. an idle-connections memory row).
+ * a new `kind` additionally needs a runner in run.ts.
  */
 
 export type Codec = 'json' | 'msgpack';
@@ -20,8 +20,26 @@ export interface EchoWorkload {
   readonly quick?: boolean;
 }
 
-// Future kinds join this union (e.g. `IdleConnectionsWorkload { kind: 'idle-connections'; connections }`).
-export type Workload = EchoWorkload;
+/**
+ * Many idle client connections to one server process: the server's heap per connection and
+ * its CPU while only heartbeats flow (see idle-cell.ts for what each system's clients do).
+ */
+export interface IdleConnectionsWorkload {
+  readonly kind: 'idle-connections';
+  readonly id: string;
+  readonly connections: number;
+  /** Wait after the last connect before measuring: every connection pings at least once. */
+  readonly settleMs: number;
+  /** CPU measurement window (a few heartbeat intervals). */
+  readonly measureMs: number;
+  /**
+   * Heartbeat settings instead of the defaults (client interval and timeout, server idleTimeout).
+   * Such a row runs ms-rpc and raw-net: how the heartbeat CPU scales with the interval.
+   */
+  readonly heartbeat?: { readonly intervalMs: number; readonly timeoutMs: number; readonly serverIdleMs: number };
+}
+
+export type Workload = EchoWorkload | IdleConnectionsWorkload;
 
 function echo(payloadBytes: number, concurrency: number, extra: Partial<EchoWorkload> = {}): EchoWorkload {
   const id = `echo ${formatBytes(payloadBytes)} x${concurrency}${extra.codec ? ` ${extra.codec}` : ''}`;
@@ -36,6 +54,17 @@ export const WORKLOADS: readonly Workload[] = [
   echo(16 * 1024, 16),
   echo(16 * 1024, 128),
   echo(16 * 1024, 128, { codec: 'msgpack' }),
+  // Three 3 s heartbeat intervals (the client default) per measurement window.
+  { kind: 'idle-connections', id: 'idle 10k conns', connections: 10_000, settleMs: 4_000, measureMs: 9_000 },
+  // The same with Moleculer's heartbeat period (10 s, dead after 30 s): CPU scales with the rate.
+  {
+    kind: 'idle-connections',
+    id: 'idle 10k conns hb 10s',
+    connections: 10_000,
+    settleMs: 11_000,
+    measureMs: 20_000,
+    heartbeat: { intervalMs: 10_000, timeoutMs: 30_000, serverIdleMs: 30_000 },
+  },
 ];
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';

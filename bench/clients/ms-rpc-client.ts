@@ -11,14 +11,17 @@ const quietLogger: MsRpcLogger = {
   error: (m, stack) => console.error(`[ms-rpc] ${m}${stack ? `\n${stack}` : ''}`),
 };
 
-/** This project's client, through its public API only. */
-export function createMsRpcClient(port: number, codec: Codec): EchoClient {
+/**
+ * This project's client, through its public API only: `lastValueFrom(client.send())` as a Nest
+ * application calls any ClientProxy, or with `api: 'call'` the Promise fast path.
+ */
+export function createMsRpcClient(port: number, codec: Codec, api: 'send' | 'call' = 'send'): EchoClient {
   const client = new MsRpcClient({ providers: [`127.0.0.1:${port}`], codec, logger: quietLogger });
   return {
     connect: async () => {
       await client.connect();
     },
-    echo: (payload) => lastValueFrom(client.send('echo', payload)),
+    echo: api === 'call' ? (payload) => client.call('echo', payload) : (payload) => lastValueFrom(client.send('echo', payload)),
     close: async () => {
       await client.close();
     },

@@ -2,11 +2,19 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { MsRpcServer } from '../../lib/index.js';
 import { EchoModule } from './echo-module.js';
-import { codecFromArgv, runServerProcess } from './server-process.js';
+import { codecFromArgv, numberFromArgv, runServerProcess } from './server-process.js';
 
 runServerProcess(async () => {
-  const strategy = new MsRpcServer({ host: '127.0.0.1', port: 0, codec: codecFromArgv() });
+  // `--idle-timeout ms` (the idle-connections row with longer heartbeats): the client interval
+  // it expects is a third of it, as the clients there use.
+  const idleTimeout = numberFromArgv('--idle-timeout');
+  const strategy = new MsRpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    codec: codecFromArgv(),
+    ...(idleTimeout !== undefined ? { idleTimeout, clientHeartbeatInterval: Math.floor(idleTimeout / 3) } : {}),
+  });
   const app = await NestFactory.createMicroservice(EchoModule, { strategy, logger: false });
   await app.listen();
-  return { port: strategy.port, close: () => app.close() };
+  return { port: strategy.port, close: () => app.close(), stats: () => ({ connections: strategy.connectionCount }) };
 });

@@ -13,6 +13,9 @@ runServerProcess(async () => {
   });
   await app.listen();
   // ServerTCP.unwrap() is the net.Server, which knows the port the OS picked for port 0.
-  const { port } = app.unwrap<Server>().address() as AddressInfo;
-  return { port, close: () => app.close() };
+  const server = app.unwrap<Server>();
+  const { port } = server.address() as AddressInfo;
+  // net.Server's own count: a listener per socket would add heap to what the idle row measures.
+  const connections = () => (server as unknown as { _connections: number })._connections;
+  return { port, close: () => app.close(), stats: () => ({ connections: connections() }) };
 });

@@ -22,6 +22,7 @@ runServerProcess(
       server.listen(0, '127.0.0.1', () => {
         resolve({
           port: (server.address() as AddressInfo).port,
+          stats: () => ({ connections: sockets.size }),
           close: () =>
             new Promise<void>((done) => {
               for (const s of sockets) s.destroy();

@@ -11,6 +11,8 @@ export interface ChannelListener {
   onGoAway?(connection: Connection, reason: string): void;
   /** A provider failed every reconnect attempt: holders should drop it from their directories. */
   onEvicted?(address: string, attempts: number, reason: Error | undefined): void;
+  /** Someone asked for a lost connection to be retried now (see {@link ChannelCache.reconnectSoon}). */
+  onReconnectRequested?(connection: Connection, why: string): void;
 }
 
 interface Group {
@@ -104,6 +106,20 @@ export class ChannelCache {
   connectIdle(address: string): void {
     for (const c of this.groups.get(address)?.connections ?? []) {
       if (c.state === 'idle') c.connect().catch(() => undefined);
+    }
+  }
+
+  /**
+   * A hint that the address's lost connections should be retried now rather than at their next
+   * backoff tick: the registry announced the provider again, or a call is waiting with nothing
+   * ready. The reconnect watchdog decides (it rate-limits and keeps its backoff schedule).
+   */
+  reconnectSoon(address: string, why: string): void {
+    const group = this.groups.get(address);
+    if (!group || group.retireTimer !== undefined) return;
+    for (const c of group.connections) {
+      if (c.state !== 'transient-failure') continue;
+      for (const l of [...this.listeners]) l.onReconnectRequested?.(c, why);
     }
   }
 

@@ -2,7 +2,7 @@ import { Clock, systemClock, TimerHandle } from '../common/clock.js';
 import { MsRpcLogger } from '../common/logger.js';
 import { Connection } from '../connection/connection.js';
 import { ConnectionState } from '../connection/connection-state.js';
-import { BackoffOptions } from '../liveness/backoff-options.js';
+import { BackoffOptions, resolveBackoffOptions } from '../liveness/backoff-options.js';
 import type { ChannelCache } from './channel-cache.js';
 import { ExponentialBackoff } from '../liveness/backoff.js';
 
@@ -14,7 +14,15 @@ export interface WatchdogListener {
 interface Watch {
   backoff: ExponentialBackoff;
   timer: TimerHandle | undefined;
+  /** When the armed attempt is due (clock time). */
+  dueAt: number;
+  /** Set while an expedited attempt runs: where the schedule resumes if it fails too. */
+  resumeAt: number | undefined;
+  lastExpeditedAt: number;
 }
+
+/** Floor of the spacing between two expedited attempts on one connection. */
+const MIN_EXPEDITE_GAP_MS = 100;
 
 /**
  * Reconnects lost connections with exponential backoff and jitter (spread, so a provider
@@ -26,6 +34,8 @@ export class ReconnectWatchdog {
   private closed = false;
 
   private readonly detach: () => void;
+  /** Expedited attempts on one connection are at least this far apart. */
+  private readonly expediteGapMs: number;
 
   /**
    * Watches every connection of `channels`; a provider that stays unreachable through every
@@ -39,7 +49,11 @@ export class ReconnectWatchdog {
     private readonly random: () => number = Math.random,
     private readonly listener: WatchdogListener = {},
   ) {
-    this.detach = channels.addListener({ onStateChange: (c, _from, to, reason) => this.onStateChange(c, to, reason) });
+    this.expediteGapMs = Math.max(MIN_EXPEDITE_GAP_MS, resolveBackoffOptions(backoffOptions, 'backoff').initialDelay);
+    this.detach = channels.addListener({
+      onStateChange: (c, _from, to, reason) => this.onStateChange(c, to, reason),
+      onReconnectRequested: (c, why) => this.expedite(c, why),
+    });
   }
 
   private onStateChange(connection: Connection, to: ConnectionState, reason: Error | undefined): void {
@@ -49,6 +63,7 @@ export class ReconnectWatchdog {
       if (watch) {
         this.cancelTimer(watch);
         watch.backoff.reset();
+        watch.resumeAt = undefined;
       }
     } else if (to === 'transient-failure') {
       this.schedule(connection, reason);
@@ -78,13 +93,45 @@ export class ReconnectWatchdog {
     this.watches.clear();
   }
 
+  /**
+   * Tries a lost connection now instead of at its next backoff tick, because something suggests
+   * the provider is back (the registry announced it again) or a call waits with nothing ready.
+   * Only a hint: at most one expedited attempt per {@link expediteGapMs}, none when the regular
+   * one is due sooner anyway, and a failed one does not count as a backoff attempt (the schedule
+   * resumes where it was), so hints can neither hammer a dead provider nor get it evicted early.
+   */
+  private expedite(connection: Connection, why: string): void {
+    const watch = this.watches.get(connection);
+    if (this.closed || !watch || watch.timer === undefined || connection.state !== 'transient-failure') return;
+    const now = this.clock.now();
+    if (watch.dueAt - now < this.expediteGapMs || now - watch.lastExpeditedAt < this.expediteGapMs) return;
+    watch.lastExpeditedAt = now;
+    watch.resumeAt = watch.dueAt;
+    this.cancelTimer(watch);
+    this.logger.debug?.(`${connection.address}: reconnecting now (${why}) instead of in ${Math.round(watch.dueAt - now)} ms`);
+    connection.connect().catch(() => undefined);
+  }
+
   private schedule(connection: Connection, reason: Error | undefined): void {
     let watch = this.watches.get(connection);
     if (!watch) {
-      watch = { backoff: new ExponentialBackoff(this.backoffOptions, this.random), timer: undefined };
+      watch = {
+        backoff: new ExponentialBackoff(this.backoffOptions, this.random),
+        timer: undefined,
+        dueAt: 0,
+        resumeAt: undefined,
+        lastExpeditedAt: -Infinity,
+      };
       this.watches.set(connection, watch);
     }
     this.cancelTimer(watch);
+    if (watch.resumeAt !== undefined) {
+      // An expedited attempt failed: back to the attempt that was already scheduled.
+      const dueAt = watch.resumeAt;
+      watch.resumeAt = undefined;
+      this.arm(connection, watch, Math.max(0, dueAt - this.clock.now()));
+      return;
+    }
     const delay = watch.backoff.next();
     if (delay === null) {
       const attempts = watch.backoff.attempt;
@@ -99,9 +146,13 @@ export class ReconnectWatchdog {
     const attempt = watch.backoff.attempt;
     this.logger.debug?.(`${connection.address}: reconnect attempt ${attempt} in ${Math.round(delay)} ms`);
     this.listener.onReconnectScheduled?.(connection, attempt, delay);
-    const w = watch;
-    w.timer = this.clock.setTimeout(() => {
-      w.timer = undefined;
+    this.arm(connection, watch, delay);
+  }
+
+  private arm(connection: Connection, watch: Watch, delay: number): void {
+    watch.dueAt = this.clock.now() + delay;
+    watch.timer = this.clock.setTimeout(() => {
+      watch.timer = undefined;
       if (this.closed || connection.state !== 'transient-failure') return;
       // A failure comes back through onStateChange and schedules the next attempt.
       connection.connect().catch(() => undefined);

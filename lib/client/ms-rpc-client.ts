@@ -1,10 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
 import { connectable, defer, Observable, Subject, throwError } from 'rxjs';
-import { PickContext } from '../balancer/balancer.js';
 import { BalancerRegistry } from '../balancer/balancer-registry.js';
 import { ChannelCache } from '../channel/channel-cache.js';
 import { ReconnectWatchdog } from '../channel/reconnect-watchdog.js';
@@ -16,34 +14,22 @@ import { ConnectionState } from '../connection/connection-state.js';
 import { Directory } from '../directory/directory.js';
 import { DirectorySnapshotStore } from '../directory/directory-snapshot.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
-import { NoProviderError } from '../errors/no-provider-error.js';
-import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
 import type { HealthSource } from '../health/health-source.js';
-import { NO_PROVIDER_LABEL } from '../metrics/metric-series.js';
 import type { RpcMetrics } from '../metrics/rpc-metrics.js';
 import type { Registry } from '../registry/registry.js';
 import { StaticRegistry } from '../registry/static-registry.js';
 import { OutlierDetector } from '../routing/outlier-detector.js';
 import { RetryBudget } from '../routing/retry-budget.js';
-import { isProviderFailure, isRetryable } from '../routing/retry-policy.js';
+import { AnswerMapper, MsRpcCallInit, PacketSink, promiseCall, SubscriberSink } from './call-sinks.js';
+import { CallDefaults, invalidCall, resolveCallSettings } from './call-settings.js';
+import { CallEnvironment, CallSettings, ClientCall } from './client-call.js';
 import { MsRpcClientOptions, ResolvedClientOptions, resolveClientOptions } from './client-options.js';
-import { MsRpcRecord } from './ms-rpc-record.js';
+import type { MsRpcClientEvents, MsRpcClientStatus } from './client-events.js';
+import { sendEvent } from './event-dispatch.js';
 import { ProviderRouter } from './provider-router.js';
 import { ServiceDiscovery } from './service-discovery.js';
 
-/** Events emitted through `client.on(event, listener)`. */
-export interface MsRpcClientEvents {
-  /** Every state change of this client's provider connections, with the provider address. */
-  'connection-state': (event: { address: string; from: ConnectionState; to: ConnectionState; reason?: Error }) => void;
-  /** A provider failed every reconnect attempt and left the instance cache. */
-  evicted: (event: { address: string; attempts: number; reason?: Error }) => void;
-  /** Aggregate status: 'connected' while at least one provider connection is ready. */
-  status: (status: MsRpcClientStatus) => void;
-  /** A registry error (logged as well). */
-  error: (error: Error) => void;
-}
-
-export type MsRpcClientStatus = 'connected' | 'disconnected';
+export type { MsRpcClientEvents, MsRpcClientStatus } from './client-events.js';
 
 /** What a client may share with others (MsRpcModule injects these). */
 export interface MsRpcClientDeps {
@@ -76,7 +62,14 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
   private readonly retryBudget: RetryBudget;
   /** undefined when outlier detection is off. */
   private readonly outliers: OutlierDetector | undefined;
-  private readonly idempotentPatterns: ReadonlySet<string>;
+  private readonly callDefaults: CallDefaults;
+  private readonly callEnv: CallEnvironment;
+  private readonly answerMapper: AnswerMapper = {
+    response: (value) => this.serializeResponse(value),
+    error: (err) => this.serializeError(err),
+  };
+  /** No subclass changed how answers reach a `send()` subscriber (see send()). */
+  private readonly directSend: boolean;
   private closed = false;
   private lastStatus: MsRpcClientStatus = 'disconnected';
 
@@ -92,7 +85,12 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     this.serviceName = serviceName(this.options.service, this.options.version);
     this.retryBudget = new RetryBudget(this.options.retryBudget, this.clock);
     this.outliers = this.options.outlierDetection ? new OutlierDetector(this.options.outlierDetection, this.clock) : undefined;
-    this.idempotentPatterns = new Set(this.options.idempotentPatterns);
+    this.callDefaults = {
+      timeout: this.options.timeout,
+      retries: this.options.retries,
+      idempotentPatterns: new Set(this.options.idempotentPatterns),
+      hashKey: this.options.balancer.hashKey,
+    };
     if (deps.channels) {
       this.channels = deps.channels;
     } else {
@@ -114,6 +112,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
           this.outliers?.forget(instance.id);
           this.router.release(instance.id, `provider removed (${why})`, why === 'evicted' ? 0 : this.options.timeout);
         },
+        onUpdated: (instance) => this.router.onUpdated(instance),
       },
       this.logger,
     );
@@ -147,6 +146,19 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       onGoAway: () => this.router.connectAll(),
       onEvicted: (address, attempts, reason) => this.onEvicted(address, attempts, reason),
     });
+    this.callEnv = {
+      serviceName: this.serviceName,
+      router: this.router,
+      retryBudget: this.retryBudget,
+      outliers: this.outliers,
+      metrics: this.metrics,
+      isClosed: () => this.closed,
+      knownProviders: () => this.directory.size,
+      start: () => void this.start(),
+    };
+    this.directSend =
+      this.publish === MsRpcClient.prototype.publish &&
+      this.createObserver === (ClientProxy.prototype as unknown as { createObserver: unknown }).createObserver;
     this._status$.next('disconnected');
   }
 
@@ -164,15 +176,21 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
 
   /**
    * Like Nest's, minus the `connect()` before each call: a call waits for a provider itself,
-   * within its own timeout, instead of inheriting connect()'s timeout.
+   * within its own timeout, instead of inheriting connect()'s timeout. Answers go straight to the
+   * subscriber (as Nest's `createObserver` would pass them on) unless a subclass overrides
+   * `publish` or `createObserver`, which are then used as Nest uses them.
    */
   override send<TResult = unknown, TInput = unknown>(pattern: unknown, data: TInput): Observable<TResult> {
     if (pattern === null || pattern === undefined || data === null || data === undefined) {
       return throwError(() => new InvalidMessageException());
     }
-    return new Observable<TResult>((observer) =>
-      this.publish(this.createPacket(pattern, data), this.createObserver(observer)),
-    );
+    return new Observable<TResult>((subscriber) => {
+      const packet = this.createPacket(pattern, data);
+      if (!this.directSend) return this.publish(packet, this.createObserver(subscriber));
+      const call = new ClientCall(this.callEnv, this.callSettings(packet), new SubscriberSink(subscriber, this.answerMapper));
+      call.start();
+      return () => call.cancel();
+    });
   }
 
   /** Like Nest's (hot: sent even without a subscriber), minus the `connect()` first, as `send()`. */
@@ -242,149 +260,39 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     return this.retryBudget.window;
   }
 
-  protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
-    const pattern = this.normalizePattern(packet.pattern);
-    let data = packet.data as unknown;
-    let metadata = packet.metadata;
-    let timeoutMs = this.options.timeout;
-    let context: PickContext | undefined;
-    let retries = this.idempotentPatterns.has(pattern) ? this.options.retries : 0;
-    if (data instanceof MsRpcRecord) {
-      const record = data;
-      data = record.data;
-      timeoutMs = record.options.timeout ?? timeoutMs;
-      if (record.options.retries !== undefined) retries = record.options.retries;
-      if (record.options.metadata) metadata = { ...metadata, ...record.options.metadata };
-      if (record.options.hashKey !== undefined) context = { hashKey: record.options.hashKey, pattern };
-    } else if (this.options.balancer.hashKey) {
-      const hashKey = this.options.balancer.hashKey(packet.pattern, data);
-      if (hashKey !== undefined) context = { hashKey, pattern };
-    }
-    const metrics = this.metrics;
-    const token = metrics?.callStarted(pattern);
-    const startedAt = performance.now();
-    let provider = NO_PROVIDER_LABEL;
-    let connection: Connection | undefined;
-    let requestId = 0;
-    let done = false;
-    let delivered = false;
-    let cancelWait: (() => void) | undefined;
-    // The exclude set is allocated only once a retry needs it: the common call excludes nobody.
-    let route: { pattern: string; kind: 'patterns'; exclude?: Set<string> } = { pattern, kind: 'patterns' };
-    const fail = (err: unknown) => {
-      if (done) return;
-      done = true;
-      if (token) metrics!.callFailed(token, provider, performance.now() - startedAt, err);
-      callback({ err });
-    };
-    const remaining = () => timeoutMs - (performance.now() - startedAt);
-    /** A retryable failure on `failed` (undefined: no provider was reached): try again or give up. */
-    const retryOrFail = (err: unknown, failed: string | undefined) => {
-      if (done) return;
-      if (
-        retries > 0 &&
-        !delivered &&
-        isRetryable(err) &&
-        // Covers "timeouts retry only if time remains": the whole call keeps its one deadline.
-        remaining() >= 1 &&
-        this.retryBudget.tryAcquire()
-      ) {
-        retries--;
-        if (failed) {
-          route = { pattern, kind: 'patterns', exclude: new Set(route.exclude).add(failed) };
-        }
-        if (token) metrics!.callRetried(token);
-        connection = undefined;
-        requestId = 0;
-        attempt();
-        return;
-      }
-      fail(err);
-    };
-    const dispatch = (target: Connection, remainingMs: number) => {
-      if (done) return;
-      connection = target;
-      const address = target.address;
-      provider = address;
-      try {
-        requestId = target.call(pattern, data, metadata, remainingMs, {
-          onValue: (response) => {
-            delivered = true;
-            callback({ response });
-          },
-          onEnd: (hasData, response) => {
-            done = true;
-            this.outliers?.record(address, true);
-            if (token) metrics!.callSucceeded(token, provider, performance.now() - startedAt);
-            callback(hasData ? { response, isDisposed: true } : { isDisposed: true });
-          },
-          onError: (err) => {
-            if (done) return;
-            const error = err ?? new Error('Remote error without details');
-            const providerFailure = isProviderFailure(error);
-            // A remote handler error still proves the provider answers.
-            this.outliers?.record(address, !providerFailure);
-            retryOrFail(error, address);
-          },
-        });
-      } catch (err) {
-        retryOrFail(err, address);
-      }
-    };
-    const attempt = () => {
-      if (this.closed) return fail(new ClientClosedError());
-      if (this.router.isUnserved(route)) {
-        return fail(new NoProviderError(this.serviceName, `none of ${this.directory.size} known provider(s) serves it`, { pattern }));
-      }
-      const ready = this.router.pickNow(context, route);
-      if (ready) return dispatch(ready, Math.max(1, Math.ceil(remaining())));
-      void this.start();
-      const waitMs = Math.max(1, Math.ceil(remaining()));
-      const pick = this.router.pick(waitMs, context, route);
-      cancelWait = pick.cancel;
-      pick.promise.then(
-        (target) => dispatch(target, Math.max(1, Math.ceil(remaining()))),
-        (err) => fail(err instanceof ClientClosedError ? err : new RpcTimeoutError(pattern, timeoutMs, { cause: err })),
-      );
-    };
-    if (this.closed) {
-      fail(new ClientClosedError());
-      return () => undefined;
-    }
-    this.retryBudget.recordCall();
-    attempt();
-    return () => {
-      if (done) return;
-      done = true;
-      if (token) metrics!.callCancelled(token);
-      cancelWait?.();
-      if (connection && requestId) connection.cancel(requestId);
-    };
+  /**
+   * Promise fast path: like `lastValueFrom(client.send(pattern, data))` without the per-call
+   * Observable and subscriber. Resolves with the last value of the answer (`undefined` when the
+   * handler produced none, where `lastValueFrom` would reject with an EmptyError). `options`
+   * take the place of an MsRpcRecord's (and win over one); `options.signal` cancels the call.
+   */
+  call<TResult = unknown, TInput = unknown>(pattern: unknown, data: TInput, options?: MsRpcCallInit): Promise<TResult> {
+    const invalid = invalidCall(pattern, data, options);
+    if (invalid) return Promise.reject(invalid);
+    const settings = this.callSettings(this.createPacket(pattern, data), options);
+    return promiseCall(this.callEnv, settings, this.answerMapper, options?.signal) as Promise<TResult>;
   }
 
-  /**
-   * Events go to a provider that declares the event in its `events` metadata. When providers are
-   * known but none declares it, the event still goes to any provider rather than failing: an emit
-   * is fire-and-forget, Nest providers log events they have no handler for, and providers of other
-   * implementations may handle events they do not declare.
-   */
+  protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    const call = new ClientCall(this.callEnv, this.callSettings(packet), new PacketSink(callback));
+    call.start();
+    return () => call.cancel();
+  }
+
+  private callSettings(packet: ReadPacket, overrides?: MsRpcCallInit): CallSettings {
+    return resolveCallSettings(
+      this.callDefaults,
+      this.normalizePattern(packet.pattern),
+      packet.pattern,
+      packet.data,
+      packet.metadata,
+      overrides,
+    );
+  }
+
+  /** Events go to a provider that declares them (see sendEvent). */
   protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
-    if (this.closed) throw new ClientClosedError();
-    const pattern = this.normalizePattern(packet.pattern);
-    let data = packet.data as unknown;
-    let metadata = packet.metadata;
-    if (data instanceof MsRpcRecord) {
-      if (data.options.metadata) metadata = { ...metadata, ...data.options.metadata };
-      data = data.data;
-    }
-    const eventRoute = { pattern, kind: 'events' as const };
-    const route = this.router.isUnserved(eventRoute) ? undefined : eventRoute;
-    let target = this.router.pickNow(undefined, route);
-    if (!target) {
-      void this.start();
-      target = await this.router.pick(this.options.timeout, undefined, route).promise;
-    }
-    target.emit(pattern, data, metadata);
+    await sendEvent(this.callEnv, this.normalizePattern(packet.pattern), packet.data, packet.metadata, this.options.timeout);
     return undefined as T;
   }
 
@@ -399,6 +307,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     this.metrics?.connectionStateChanged(connection, connection.address, from, to, reason);
     this.events.emit('connection-state', { address: connection.address, from, to, reason });
     if (to === 'ready') this.router.onAvailable();
+    else if (to === 'transient-failure' && connection.rejection) this.router.onRejected();
     this.setStatus(this.router.readyProviderCount() > 0 ? 'connected' : 'disconnected');
   }
 

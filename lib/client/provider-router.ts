@@ -28,7 +28,17 @@ interface Waiter {
   timer: TimerHandle;
   context: PickContext | undefined;
   route: RouteFilter | undefined;
+  /** Armed while the route's excluded providers are held back (see EXCLUDED_GRACE_MS). */
+  fallbackTimer?: TimerHandle;
 }
+
+/**
+ * How long a retry waits for a provider that has not failed it before going back to one that did
+ * (at most a quarter of its remaining time). Found by the chaos soak: with the other providers
+ * down, a call whose only live provider dropped its connection once waited for the dead ones
+ * until its deadline, while that provider was back and ready within milliseconds.
+ */
+const EXCLUDED_GRACE_MS = 200;
 
 /** A pick that may still be waiting for a provider; `cancel()` drops the wait. */
 export interface PendingPick {
@@ -84,8 +94,9 @@ export class ProviderRouter {
       else if (this.outliers?.isEjected(instance.id)) (ejected ??= []).push(candidate);
       else candidates.push(candidate);
     }
-    // A provider that just failed this call is retried only when it is the only one serving it;
-    // when another is known but not ready yet, waiting for that one is the better bet.
+    // A provider that just failed this call is retried at once only when it is the only one
+    // serving it; when another is known but not ready yet, waiting for that one is the better bet
+    // for a moment (pick() then relaxes the route after EXCLUDED_GRACE_MS).
     if (candidates.length === 0) candidates = ejected ?? (otherServing ? [] : (excluded ?? []));
     return this.balancer.pick(candidates, context)?.connection;
   }
@@ -106,6 +117,10 @@ export class ProviderRouter {
     if (this.closed) return settled(Promise.reject(new ClientClosedError()));
     const now = this.pickNow(context, route);
     if (now) return settled(Promise.resolve(now));
+    // Every provider refused our credentials: fail now, before kick() would hurry their
+    // reconnects; the watchdog's backoff alone paces those, however many calls come.
+    const refused = this.rejectionFor(route);
+    if (refused) return settled(Promise.reject(refused));
     this.kick();
     let waiter!: Waiter;
     const promise = new Promise<Connection>((resolve, reject) => {
@@ -115,17 +130,30 @@ export class ProviderRouter {
         context,
         route,
         timer: this.clock.setTimeout(() => {
-          this.waiters.delete(waiter);
+          this.dropWaiter(waiter);
           reject(this.noProviderError(timeoutMs, route?.pattern));
         }, timeoutMs),
       };
       this.waiters.add(waiter);
     });
+    if (route?.exclude && route.exclude.size > 0) {
+      // The providers that failed this call are held back while another may come up, not for long:
+      // afterwards any ready one will do (a reconnected provider is a fresh chance; a dead one is not coming).
+      const relaxed: RouteFilter = { pattern: route.pattern, kind: route.kind };
+      waiter.fallbackTimer = this.clock.setTimeout(
+        () => {
+          waiter.fallbackTimer = undefined;
+          waiter.route = relaxed;
+          if (this.waiters.has(waiter)) this.serve(waiter);
+        },
+        Math.min(EXCLUDED_GRACE_MS, Math.max(1, Math.floor(timeoutMs / 4))),
+      );
+    }
     return {
       promise,
       cancel: () => {
         // An unsubscribed call stops waiting at once instead of holding a timer until its timeout.
-        if (this.waiters.delete(waiter)) this.clock.clearTimeout(waiter.timer);
+        this.dropWaiter(waiter);
       },
     };
   }
@@ -144,6 +172,16 @@ export class ProviderRouter {
     if (this.waiters.size > 0 && this.channels.pickAvailable(instance.id)) this.onAvailable();
   }
 
+  /**
+   * The registry announced a known provider again with a new registration (it restarted on the
+   * same address): a connection lost to it is worth trying now, not at its next backoff tick,
+   * which can be up to the backoff cap away after a long outage.
+   */
+  onUpdated(instance: ServiceInstance): void {
+    if (this.closed) return;
+    this.channels.reconnectSoon(instance.id, 'the registry announced it again');
+  }
+
   /** The provider left this router's directory: let go of its connections. */
   release(address: string, reason: string, graceMs: number): void {
     this.channels.release(address, this, reason, graceMs);
@@ -151,14 +189,54 @@ export class ProviderRouter {
 
   /** Some connection became available (ready, or a draining one was replaced): serve waiters. */
   onAvailable(): void {
+    // Waiters differ by pattern: one finding nothing does not mean the next one will not.
+    for (const waiter of [...this.waiters]) this.serve(waiter);
+  }
+
+  /** Hands `waiter` a ready connection if its route has one now. */
+  private serve(waiter: Waiter): void {
+    const connection = this.pickNow(waiter.context, waiter.route);
+    if (!connection) return;
+    this.dropWaiter(waiter);
+    waiter.resolve(connection);
+  }
+
+  /** Forgets a waiter and clears its timers (a no-op once it stopped waiting). */
+  private dropWaiter(waiter: Waiter): void {
+    if (!this.waiters.delete(waiter)) return;
+    this.clock.clearTimeout(waiter.timer);
+    if (waiter.fallbackTimer !== undefined) this.clock.clearTimeout(waiter.fallbackTimer);
+  }
+
+  /** A provider refused us (token, TLS): fail at once the waiters no other provider can serve. */
+  onRejected(): void {
     for (const waiter of [...this.waiters]) {
-      // Waiters differ by pattern: one finding nothing does not mean the next one will not.
-      const connection = this.pickNow(waiter.context, waiter.route);
-      if (!connection) continue;
-      this.waiters.delete(waiter);
-      this.clock.clearTimeout(waiter.timer);
-      waiter.resolve(connection);
+      const refused = this.rejectionFor(waiter.route);
+      if (!refused) continue;
+      this.dropWaiter(waiter);
+      waiter.reject(refused);
     }
+  }
+
+  /**
+   * The security refusal (AuthError, TlsHandshakeError) of the last connect, when every known
+   * provider serving the route refused: waiting cannot help (the watchdog keeps retrying with its
+   * backoff), so calls fail with it now instead of at their timeout. Off the hot path: only
+   * consulted when no connection is ready.
+   */
+  private rejectionFor(route?: RouteFilter): Error | undefined {
+    let rejection: Error | undefined;
+    for (const instance of this.directory.list()) {
+      if (route && !this.patterns.serves(instance, route.pattern, route.kind)) continue;
+      const connections = this.channels.get(instance.id);
+      if (!connections || connections.length === 0) return undefined;
+      for (const c of connections) {
+        const refused = c.rejection;
+        if (!refused) return undefined;
+        rejection ??= refused;
+      }
+    }
+    return rejection;
   }
 
   get hasAvailable(): boolean {
@@ -176,11 +254,10 @@ export class ProviderRouter {
 
   close(graceMs = 0): void {
     this.closed = true;
-    for (const waiter of this.waiters) {
-      this.clock.clearTimeout(waiter.timer);
+    for (const waiter of [...this.waiters]) {
+      this.dropWaiter(waiter);
       waiter.reject(new ClientClosedError('client closed while the call waited for a provider'));
     }
-    this.waiters.clear();
     for (const instance of this.directory.list()) this.release(instance.id, 'client closed', graceMs);
   }
 
@@ -192,6 +269,9 @@ export class ProviderRouter {
       if (this.directory.size === 0) this.requestResolution();
     }
     this.connectAll();
+    // A call would otherwise wait behind a reconnect backoff (up to its cap) for a provider that
+    // may be back already; the watchdog rate-limits these hints.
+    for (const instance of this.directory.list()) this.channels.reconnectSoon(instance.id, 'a call is waiting for a provider');
   }
 
   private noProviderError(timeoutMs: number, pattern?: string): NoProviderError {

@@ -1,11 +1,17 @@
 import { checkInteger } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import {
+  CLIENT_SECURITY_OPTION_KEYS,
+  ClientSecurityOptions,
+  resolveClientSecurityOptions,
+} from '../security/security-options.js';
 
-/** Per-connection liveness settings of the client side. */
-export interface ConnectionOptions {
+/** Per-connection settings of the client side: liveness, and TLS / token (ClientSecurityOptions). */
+export interface ConnectionOptions extends ClientSecurityOptions {
   /**
-   * Time allowed for one connect attempt: TCP connect plus the server's Hello. A SYN that is
-   * never answered, or a peer that accepts but never speaks, fails here instead of hanging.
+   * Time allowed for one connect attempt: TCP connect, TLS handshake (with `tls`) and the
+   * server's Hello (which an authenticating server sends only once it accepted our token). A SYN
+   * that is never answered, or a peer that accepts but never speaks, fails here instead of hanging.
    * @default 3000
    */
   connectAttemptTimeout: number;
@@ -35,12 +41,18 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<ConnectionOptions> = Object.fr
   maxWriteBuffer: 64 * 1024 * 1024,
 });
 
-export const CONNECTION_OPTION_KEYS = Object.keys(DEFAULT_CONNECTION_OPTIONS) as (keyof ConnectionOptions)[];
+/** The numeric settings, which have defaults. */
+const LIVENESS_OPTION_KEYS = Object.keys(DEFAULT_CONNECTION_OPTIONS) as Exclude<keyof ConnectionOptions, 'tls' | 'authToken'>[];
+
+export const CONNECTION_OPTION_KEYS: readonly (keyof ConnectionOptions)[] = [
+  ...LIVENESS_OPTION_KEYS,
+  ...CLIENT_SECURITY_OPTION_KEYS,
+];
 
 export function resolveConnectionOptions(partial: Partial<ConnectionOptions> = {}, prefix = ''): ConnectionOptions {
   const p = (field: string) => (prefix ? `${prefix}.${field}` : field);
-  const o: ConnectionOptions = { ...DEFAULT_CONNECTION_OPTIONS };
-  for (const key of CONNECTION_OPTION_KEYS) {
+  const o: ConnectionOptions = { ...DEFAULT_CONNECTION_OPTIONS, ...resolveClientSecurityOptions(partial, prefix) };
+  for (const key of LIVENESS_OPTION_KEYS) {
     if (partial[key] !== undefined) o[key] = partial[key] as number;
   }
   checkInteger(p('connectAttemptTimeout'), o.connectAttemptTimeout, 1);

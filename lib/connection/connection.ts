@@ -10,7 +10,9 @@ import { isServerBusyPayload, ServerBusyError } from '../errors/server-busy-erro
 import { CodecId, Frame, MessageType } from '../protocol/frame-header.js';
 import { HelloSettings, Message, Metadata } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
+import { createTlsSocketFactory, TlsHandshakeWatch } from '../security/tls-connector.js';
 import { ConnectAttempt, defaultSocketFactory, SocketFactory } from './connect-attempt.js';
+import { RefusalTracker, refusalFromServer, SecurityRefusal } from './connect-refusal.js';
 import { ConnectionLiveness } from './connection-liveness.js';
 import { ConnectionOptions } from './connection-options.js';
 import { ConnectionState, ConnectionStateMachine } from './connection-state.js';
@@ -43,6 +45,12 @@ export class Connection {
   private goAwayReason: string | undefined;
   /** What the server announced in its Hello, once received. */
   serverSettings: HelloSettings | undefined;
+  private readonly openSocket: SocketFactory;
+  /** What this client announces: its frame limit (the server must not exceed it) and its token. */
+  private readonly hello: HelloSettings;
+  /** Follows the TLS handshake of the socket being connected (TLS only). */
+  private tlsWatch: TlsHandshakeWatch | undefined;
+  private readonly refusals: RefusalTracker;
 
   constructor(
     readonly host: string,
@@ -52,9 +60,14 @@ export class Connection {
     private readonly listener: ConnectionListener,
     private readonly logger: MsRpcLogger,
     private readonly clock: Clock = systemClock,
-    private readonly socketFactory: SocketFactory = defaultSocketFactory,
+    /** How sockets are opened; by default plain TCP, or TLS when `options.tls` is set. */
+    socketFactory?: SocketFactory,
   ) {
     this.address = `${host}:${port}`;
+    this.refusals = new RefusalTracker(this.address, logger);
+    this.openSocket = socketFactory ?? (options.tls ? createTlsSocketFactory(options.tls) : defaultSocketFactory);
+    this.hello = { idleTimeoutMs: 0, maxFrameSize: codec.maxFrameSize };
+    if (options.authToken !== undefined) this.hello.authToken = options.authToken;
     this.machine = new ConnectionStateMachine(`connection ${this.address}`, logger, (from, to, reason) =>
       listener.onStateChange(this, from, to, reason),
     );
@@ -86,10 +99,22 @@ export class Connection {
   }
 
   /**
+   * Why the provider refused the last connect attempt, when it was for security: an AuthError
+   * (token refused) or a TlsHandshakeError. Retrying cannot fix either, so callers waiting for
+   * this provider fail at once with it (see ProviderRouter); the watchdog still reconnects with
+   * its normal backoff, in case the server's configuration changes. Cleared by a successful connect.
+   */
+  get rejection(): SecurityRefusal | undefined {
+    return this.refusals.refusal;
+  }
+
+  /**
    * Opens a socket unless one is open or opening. Resolves on the server's Hello, not on the TCP
    * connect: a peer whose kernel accepts while its process hangs (SIGSTOP'd) is not ready, or the
-   * watchdog's backoff would reset on every accept and calls would go into the void. Rejects with
-   * the failure (ConnectTimeoutError after connectAttemptTimeout, ConnectionClosedError on close).
+   * watchdog's backoff would reset on every accept and calls would go into the void. The Hello
+   * also implies the TLS handshake (with `tls`) and, with an authenticating server, our token's
+   * acceptance. Rejects with the failure (ConnectTimeoutError after connectAttemptTimeout,
+   * ConnectionClosedError on close, AuthError / TlsHandshakeError when refused).
    */
   connect(): Promise<void> {
     const state = this.machine.state;
@@ -103,8 +128,10 @@ export class Connection {
     this.serverSettings = undefined;
     let transport: SocketTransport;
     try {
+      const socket = this.openSocket(this.host, this.port);
+      this.tlsWatch = TlsHandshakeWatch.of(socket);
       transport = new SocketTransport(
-        this.socketFactory(this.host, this.port),
+        socket,
         this.codec,
         this.transportListener(() => transport),
         this.address,
@@ -112,6 +139,7 @@ export class Connection {
       );
     } catch (err) {
       // A factory that throws (bad address) fails the attempt as a refused connect would.
+      this.refusals.failed(err as Error);
       this.machine.transition('transient-failure', err as Error);
       return Promise.reject(err);
     }
@@ -120,6 +148,18 @@ export class Connection {
     this.attempt = new ConnectAttempt(this.clock, timeoutMs, () =>
       transport.destroy(new ConnectTimeoutError(this.address, timeoutMs)),
     );
+    // Said once connected (with TLS, once secured: the token never leaves in clear): the server
+    // learns our frame limit and, when it authenticates, checks the token before its own Hello.
+    const sayHello = () => {
+      try {
+        transport.send({ type: MessageType.Hello, settings: this.hello });
+      } catch (err) {
+        transport.destroy(err as Error);
+      }
+    };
+    if (this.tlsWatch) this.tlsWatch.onSecured(sayHello);
+    else if (transport.socket.pending) transport.socket.once('connect', sayHello);
+    else sayHello();
     return this.attempt.promise;
   }
 
@@ -209,6 +249,11 @@ export class Connection {
         this.pending.take(message.requestId)?.onEnd(message.hasData, message.data);
         return;
       case MessageType.Error:
+        if (this.machine.state === 'connecting') {
+          // Refused before the server's Hello (token, client certificate): it closes next.
+          this.transport?.destroy(refusalFromServer(this.address, message.error));
+          return;
+        }
         // A refusal by a busy server becomes a typed error: nothing ran, a failover is safe.
         this.pending
           .take(message.requestId)
@@ -255,6 +300,7 @@ export class Connection {
 
   /** The server's Hello arrived on a fresh socket: the connection is ready for calls. */
   private onHandshakeDone(): void {
+    this.refusals.succeeded();
     const attempt = this.takeAttempt();
     this.transport!.activity = this.heartbeat;
     this.heartbeat.start();
@@ -276,12 +322,23 @@ export class Connection {
     const attempt = this.takeAttempt();
     const state = this.machine.state;
     if (state === 'closed') return;
-    const reason = error ?? new ConnectionClosedError(this.address, this.goAwayReason ?? 'closed by peer');
     if (state === 'connecting') {
+      const reason =
+        this.tlsWatch?.classify(this.address, error) ??
+        error ??
+        new ConnectionClosedError(this.address, 'closed by peer before its Hello');
+      this.refusals.failed(reason);
       this.machine.transition('transient-failure', reason);
       attempt?.fail(reason);
       return;
     }
+    // Listeners get a typed reason; a socket error (ECONNRESET...) stays reachable as its cause.
+    const reason =
+      error === undefined
+        ? new ConnectionClosedError(this.address, this.goAwayReason ?? 'closed by peer')
+        : error instanceof MsRpcError
+          ? error
+          : new ConnectionClosedError(this.address, error.message, { cause: error });
     const failed = this.pending;
     this.pending = this.newPendingCalls();
     this.machine.transition('transient-failure', reason);

@@ -9,26 +9,29 @@ export interface CallObserver {
 }
 
 interface PendingCall {
-  observer: CallObserver;
+  readonly observer: CallObserver;
   /** Kept for timeout messages; not used for routing. */
-  pattern: string;
-  timeoutMs: number;
+  readonly pattern: string;
+  readonly timeoutMs: number;
 }
 
 /**
- * The calls in flight on one socket, keyed by request id. Deadlines live in one
- * {@link DeadlineQueue} (one timer for all calls, not one per call).
+ * The calls in flight on one socket, keyed by request id. The {@link DeadlineQueue} that holds
+ * their deadlines (one timer for all calls, not one per call) also holds the calls: one map
+ * lookup per add, answer and removal instead of one in each of two maps.
  */
 export class PendingCalls {
-  private readonly calls = new Map<number, PendingCall>();
-  private readonly deadlines: DeadlineQueue<number>;
+  private readonly calls: DeadlineQueue<number, PendingCall>;
   private lastId = 0;
 
   constructor(
     private readonly onTimeout: (requestId: number, pattern: string, timeoutMs: number, observer: CallObserver) => void,
     private readonly clock: Clock = systemClock,
   ) {
-    this.deadlines = new DeadlineQueue<number>((id) => this.expire(id), clock);
+    this.calls = new DeadlineQueue<number, PendingCall>(
+      (id, call) => this.onTimeout(id, call.pattern, call.timeoutMs, call.observer),
+      clock,
+    );
   }
 
   get size(): number {
@@ -42,8 +45,7 @@ export class PendingCalls {
       id = id >= 0xffffffff ? 1 : id + 1;
     } while (this.calls.has(id));
     this.lastId = id;
-    this.calls.set(id, { observer, pattern, timeoutMs });
-    this.deadlines.add(id, this.clock.now() + timeoutMs);
+    this.calls.add(id, this.clock.now() + timeoutMs, { observer, pattern, timeoutMs });
     return id;
   }
 
@@ -53,25 +55,14 @@ export class PendingCalls {
 
   /** Removes a call (answered, cancelled or failed); returns its observer if it was pending. */
   take(requestId: number): CallObserver | undefined {
-    const call = this.calls.get(requestId);
-    if (!call) return undefined;
-    this.calls.delete(requestId);
-    this.deadlines.delete(requestId);
-    return call.observer;
+    return this.calls.take(requestId)?.observer;
   }
 
   /** Fails every pending call with the error `makeError` builds (one per call, same reason). */
   failAll(makeError: () => Error): void {
-    const calls = [...this.calls.values()];
+    const observers: CallObserver[] = [];
+    this.calls.forEach((call) => observers.push(call.observer));
     this.calls.clear();
-    this.deadlines.clear();
-    for (const call of calls) call.observer.onError(makeError());
-  }
-
-  private expire(requestId: number): void {
-    const call = this.calls.get(requestId);
-    if (!call) return;
-    this.calls.delete(requestId);
-    this.onTimeout(requestId, call.pattern, call.timeoutMs, call.observer);
+    for (const observer of observers) observer.onError(makeError());
   }
 }

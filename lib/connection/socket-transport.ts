@@ -20,42 +20,48 @@ export interface TransportListener {
   onClose(error: Error | undefined): void;
 }
 
+/** Where a socket's transport is found by the shared socket listeners. */
+const TRANSPORT = Symbol('SocketTransport');
+type TransportSocket = Socket & { [TRANSPORT]: SocketTransport };
+
 /** Activity hooks (an IdleMonitor) fed per chunk / per write without timers of their own. */
 export interface ActivitySink {
   markRead(): void;
   markWrite(): void;
+  /** After a chunk's frames were delivered: deadlines on the frame still incomplete (FrameDeadline). */
+  afterRead?(): void;
 }
 
 /**
- * Queued bytes that are written at once instead of waiting for the end of the I/O turn, so the
+ * Queued bytes that are written at once instead of waiting for the end of the tick, so the
  * peer starts decoding the first answers of a burst while later ones are still being produced:
  * with the whole burst in one write the two processes took turns (each idle while the other
  * worked), which halved throughput at 128 calls in flight. Smaller means more write syscalls;
  * 4 KiB (about 45 small frames) measured best between 2 and 16 KiB (bench/PROFILE.md).
- * A frame this large is not copied together with others, and is written at the end of the
- * current tick: the other large frames produced by the same burst of microtasks (answers to
- * the requests of one read) join it in one writev.
+ * A frame this large is not copied together with others: the large frames produced by the same
+ * burst of microtasks (answers to the requests of one read) leave together in one writev.
  */
 const FLUSH_BYTES = 4 * 1024;
 
 /**
  * One socket, framed: decodes incoming chunks into messages and batches outgoing frames.
- * Small frames queued in the same I/O turn leave together, in one write syscall, at the end of
- * the turn or as soon as FLUSH_BYTES are queued; a large frame leaves at the end of the current
- * tick. One-shot: once closed it never comes back; reconnecting means a new transport on a new
- * socket.
+ * Frames queued in the same tick (one socket callback, e.g. the frames decoded from one read,
+ * and the microtasks it caused: handlers and their answers) leave together, in one write
+ * syscall, at the end of the tick, or as soon as FLUSH_BYTES of small frames are queued.
+ * One-shot: once closed it never comes back; reconnecting means a new transport on a new socket.
  */
 export class SocketTransport {
   private readonly decoder: FrameDecoder;
-  /** Frames waiting for the flush, in order, and their total size. */
-  private queue: Buffer[] = [];
+  /** Frames waiting for the flush, in order, and their total size; undefined while empty. */
+  private queue: Buffer[] | undefined;
   private queuedBytes = 0;
   /** The queue holds a frame too large to be worth copying into one buffer with the others. */
   private queuedLarge = false;
   private flushScheduled = false;
-  private tickFlushScheduled = false;
   private closed = false;
   private closeError: Error | undefined;
+  /** Frames decoded so far (well-formed or not): tells a new incomplete frame from the same one. */
+  private framesIn = 0;
   activity: ActivitySink | undefined;
 
   constructor(
@@ -68,13 +74,37 @@ export class SocketTransport {
   ) {
     this.decoder = new FrameDecoder(codec.maxFrameSize);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(err));
-    socket.on('close', () => this.finish());
+    // Shared listeners that find this transport on the socket, rather than three closures per
+    // connection: an idle server connection costs heap, and there may be tens of thousands.
+    (socket as TransportSocket)[TRANSPORT] = this;
+    socket.on('data', SocketTransport.onSocketData);
+    socket.on('error', SocketTransport.onSocketError);
+    socket.on('close', SocketTransport.onSocketClose);
+  }
+
+  private static onSocketData(this: Socket, chunk: Buffer): void {
+    (this as TransportSocket)[TRANSPORT].onData(chunk);
+  }
+
+  private static onSocketError(this: Socket, err: Error): void {
+    (this as TransportSocket)[TRANSPORT].fail(err);
+  }
+
+  private static onSocketClose(this: Socket): void {
+    (this as TransportSocket)[TRANSPORT].finish();
   }
 
   get isOpen(): boolean {
     return !this.closed;
+  }
+
+  /** Bytes received of a frame that is not complete yet. */
+  get bufferedBytes(): number {
+    return this.decoder.bufferedBytes;
+  }
+
+  get framesReceived(): number {
+    return this.framesIn;
   }
 
   /** Encodes and queues a message. Throws FrameTooLargeError (nothing sent) for oversized ones. */
@@ -86,22 +116,29 @@ export class SocketTransport {
   /** Queues an already-encoded frame. */
   write(frame: Buffer): boolean {
     if (this.closed) return false;
-    this.queue.push(frame);
+    (this.queue ??= []).push(frame);
     this.queuedBytes += frame.length;
-    if (frame.length >= FLUSH_BYTES) {
-      this.queuedLarge = true;
-      if (!this.tickFlushScheduled) {
-        this.tickFlushScheduled = true;
-        process.nextTick(this.tickFlush);
-      }
-    } else if (this.queuedBytes >= FLUSH_BYTES) {
-      this.flush();
-    } else if (!this.flushScheduled) {
-      // Flush in the check phase, after every callback of this I/O turn (all frames decoded
-      // from one read, their handlers and microtasks) has queued its writes.
+    if (frame.length >= FLUSH_BYTES) this.queuedLarge = true;
+    else if (this.queuedBytes >= FLUSH_BYTES && !this.queuedLarge) return this.flushNow();
+    if (!this.flushScheduled) {
+      // A tick queued from a microtask runs once the microtask queue is drained: the answers
+      // that handlers produce in microtasks (Nest's are async) all go out in one write. A
+      // setImmediate (the check phase) batched no more per socket, and cost 2-3 µs of CPU per
+      // call on each side at one call in flight.
       this.flushScheduled = true;
-      setImmediate(this.scheduledFlush);
+      process.nextTick(SocketTransport.scheduledFlush, this);
     }
+    return this.checkWriteBuffer();
+  }
+
+  /** Writes what is queued now (FLUSH_BYTES of small frames are waiting). */
+  private flushNow(): boolean {
+    this.flush();
+    return this.checkWriteBuffer();
+  }
+
+  /** Cuts a peer that does not read (`maxWriteBuffer`). */
+  private checkWriteBuffer(): boolean {
     if (this.socket.writableLength + this.queuedBytes > this.maxWriteBuffer) {
       this.destroy(
         new ConnectionClosedError(
@@ -125,41 +162,40 @@ export class SocketTransport {
   destroy(error?: Error): void {
     if (this.closed) return;
     if (error && !this.closeError) this.closeError = error;
-    this.queue = [];
+    this.queue = undefined;
     this.queuedBytes = 0;
     this.queuedLarge = false;
     this.socket.destroy();
   }
 
-  private readonly scheduledFlush = (): void => {
-    this.flushScheduled = false;
-    this.flush();
-  };
-
-  private readonly tickFlush = (): void => {
-    this.tickFlushScheduled = false;
-    this.flush();
-  };
+  // Static with the transport as argument: no flush closure per connection.
+  private static scheduledFlush(transport: SocketTransport): void {
+    transport.flushScheduled = false;
+    transport.flush();
+  }
 
   /** Hands the queued frames to the socket in one write syscall. */
   private flush(): void {
     const queue = this.queue;
-    if (queue.length === 0) return;
+    if (queue === undefined) return;
     const bytes = this.queuedBytes;
     const large = this.queuedLarge;
-    this.queue = [];
+    this.queue = undefined;
     this.queuedBytes = 0;
     this.queuedLarge = false;
     if (this.socket.destroyed) return;
-    if (queue.length === 1) {
-      this.socket.write(queue[0]);
-    } else if (!large) {
+    if (!large) {
       // Small frames: copying them into one buffer is cheaper than a write request per frame.
-      this.socket.write(Buffer.concat(queue, bytes));
+      this.socket.write(queue.length === 1 ? queue[0] : Buffer.concat(queue, bytes));
     } else {
-      // Large frames go as they are, gathered by one writev.
+      // Large frames go as they are, gathered by one writev, and go back to the codec's pool
+      // once written (the callback runs when libuv is done with the bytes, or with an error
+      // when the socket was destroyed first: either way nothing reads them any more).
       this.socket.cork();
-      for (const frame of queue) this.socket.write(frame);
+      for (const frame of queue) {
+        if (frame.length >= FLUSH_BYTES) this.socket.write(frame, () => this.codec.releaseFrame(frame));
+        else this.socket.write(frame);
+      }
       this.socket.uncork();
     }
     this.activity?.markWrite();
@@ -173,10 +209,13 @@ export class SocketTransport {
     } catch (err) {
       // Framing is lost: nothing after this point can be trusted. Close this connection only.
       this.destroy(err instanceof Error ? err : new FrameDecodeError(String(err)));
+      return;
     }
+    if (!this.socket.destroyed) this.activity?.afterRead?.();
   }
 
   private onFrame(frame: Frame): void {
+    this.framesIn++;
     let message: Message;
     try {
       message = this.codec.decode(frame);

@@ -7,11 +7,24 @@ export type RemovalReason = 'registry' | 'evicted' | 'unusable';
 export interface DirectoryListener {
   onAdded(instance: ServiceInstance): void;
   onRemoved(instance: ServiceInstance, reason: RemovalReason): void;
+  /**
+   * A known provider was reported again with a different registration (metadata, weight, cluster),
+   * typically because its process restarted on the same address and registered anew.
+   */
+  onUpdated?(instance: ServiceInstance, previous: ServiceInstance): void;
 }
 
 /** An instance that may receive calls: enabled, healthy and with a positive weight. */
 export function isUsable(instance: ServiceInstance): boolean {
   return instance.enabled && instance.healthy && instance.weight > 0;
+}
+
+function registrationChanged(a: ServiceInstance, b: ServiceInstance): boolean {
+  if (a.weight !== b.weight || a.cluster !== b.cluster) return true;
+  const am = a.metadata ?? {};
+  const bm = b.metadata ?? {};
+  const keys = Object.keys(am);
+  return keys.length !== Object.keys(bm).length || keys.some((k) => am[k] !== bm[k]);
 }
 
 /**
@@ -72,11 +85,14 @@ export class Directory {
       }
     }
     for (const [id, instance] of next) {
-      const had = this.usable.has(id);
+      const previous = this.usable.get(id);
       this.usable.set(id, instance);
-      if (!had) {
+      if (!previous) {
         this.logger.debug?.(`directory ${this.service}: + ${id}`);
         this.listener.onAdded(instance);
+      } else if (registrationChanged(previous, instance)) {
+        this.logger.debug?.(`directory ${this.service}: ~ ${id}`);
+        this.listener.onUpdated?.(instance, previous);
       }
     }
   }

@@ -12,7 +12,10 @@ export type MsRpcErrorCode =
   | 'ERR_CLIENT_CLOSED'
   | 'ERR_REGISTRY'
   | 'ERR_SERVER_BUSY'
-  | 'ERR_AUTH';
+  | 'ERR_AUTH'
+  | 'ERR_TLS_HANDSHAKE'
+  | 'ERR_FRAME_TIMEOUT'
+  | 'ERR_PROTOCOL';
 
 /**
  * Base class of every error this library raises. Carries a stable `code` and the

@@ -3,8 +3,10 @@
  * in insertion order; `slot` records where the entry lives so removal is O(1) / O(log n) without
  * searching.
  */
-export interface DeadlineEntry<K> {
+export interface DeadlineEntry<K, V = undefined> {
   readonly key: K;
+  /** What the owner keeps with the key (e.g. a call's observer): one map for both. */
+  readonly value: V;
   readonly deadline: number;
   readonly seq: number;
   /** Which structure of the owning queue holds the entry (see `Slot` in deadline-queue.ts). */
@@ -14,7 +16,7 @@ export interface DeadlineEntry<K> {
 }
 
 /** Earlier deadline first; insertion order among equal deadlines. */
-export function isEarlier<K>(a: DeadlineEntry<K>, b: DeadlineEntry<K>): boolean {
+export function isEarlier<K, V>(a: DeadlineEntry<K, V>, b: DeadlineEntry<K, V>): boolean {
   return a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
 }
 
@@ -24,21 +26,21 @@ export function isEarlier<K>(a: DeadlineEntry<K>, b: DeadlineEntry<K>): boolean 
  * lets completed calls pile up until their deadline, which for long timeouts and high call rates is
  * an unbounded amount of garbage.
  */
-export class DeadlineHeap<K> {
-  private readonly items: DeadlineEntry<K>[] = [];
+export class DeadlineHeap<K, V = undefined> {
+  private readonly items: DeadlineEntry<K, V>[] = [];
 
-  peek(): DeadlineEntry<K> | undefined {
+  peek(): DeadlineEntry<K, V> | undefined {
     return this.items[0];
   }
 
-  push(entry: DeadlineEntry<K>): void {
+  push(entry: DeadlineEntry<K, V>): void {
     entry.heapIndex = this.items.length;
     this.items.push(entry);
     this.siftUp(entry.heapIndex);
   }
 
   /** Removes `entry`, which must be in this heap. */
-  remove(entry: DeadlineEntry<K>): void {
+  remove(entry: DeadlineEntry<K, V>): void {
     const index = entry.heapIndex;
     const last = this.items.pop()!;
     entry.heapIndex = -1;

@@ -29,16 +29,16 @@ const MIN_COMPACT_GARBAGE = 64;
  * A delete never re-arms (the timer may fire early, find nothing due and re-arm), except that an
  * empty queue cancels its timer.
  */
-export class DeadlineQueue<K> {
-  private readonly entries = new Map<K, DeadlineEntry<K>>();
-  private fifo: DeadlineEntry<K>[] = [];
+export class DeadlineQueue<K, V = undefined> {
+  private readonly entries = new Map<K, DeadlineEntry<K, V>>();
+  private fifo: DeadlineEntry<K, V>[] = [];
   private fifoHead = 0;
   private fifoLive = 0;
-  private readonly heap = new DeadlineHeap<K>();
+  private readonly heap = new DeadlineHeap<K, V>();
 
   // Keys added by an onExpired callback wait here until the expiry pass ends, so a callback that
   // re-adds an already-due key cannot keep the pass going forever; they are due on the next turn.
-  private deferred: DeadlineEntry<K>[] = [];
+  private deferred: DeadlineEntry<K, V>[] = [];
   private firing = false;
   private seq = 0;
 
@@ -49,12 +49,13 @@ export class DeadlineQueue<K> {
 
   /**
    * @param onExpired called once per key whose deadline passed, earliest first (insertion order
-   *   among equal deadlines). The key is already removed when it runs; it may add, delete or clear.
+   *   among equal deadlines), with the value it was added with. The key is already removed when
+   *   it runs; it may add, delete or clear.
    *   It should not throw: the queue stays consistent and re-arms, but the error surfaces as an
    *   uncaught exception and the rest of the batch expires on the next timer turn.
    */
   constructor(
-    private readonly onExpired: (key: K) => void,
+    private readonly onExpired: (key: K, value: V) => void,
     private readonly clock: Clock = systemClock,
   ) {}
 
@@ -75,16 +76,30 @@ export class DeadlineQueue<K> {
     return this.entries.has(key);
   }
 
+  /** The value `key` was added with, while it is pending. */
+  get(key: K): V | undefined {
+    return this.entries.get(key)?.value;
+  }
+
   /**
-   * Schedules `key` to expire at `deadlineMs` (absolute, on the `clock.now()` scale). Adding a key
-   * that is already pending replaces its deadline.
+   * Schedules `key` to expire at `deadlineMs` (absolute, on the `clock.now()` scale), keeping
+   * `value` with it. Adding a key that is already pending replaces its deadline and value.
    * @throws InvalidOptionsError when `deadlineMs` is not a finite number.
    */
-  add(key: K, deadlineMs: number): void {
-    checkNumber('deadlineMs', deadlineMs, -Number.MAX_VALUE);
+  add(key: K, deadlineMs: number, value?: V): void {
+    // Checked here rather than per caller: a NaN deadline would never expire. One comparison
+    // for the usual finite number (this runs for every call).
+    if (!(deadlineMs > -Infinity && deadlineMs < Infinity)) checkNumber('deadlineMs', deadlineMs, -Number.MAX_VALUE);
     const existing = this.entries.get(key);
     if (existing !== undefined) this.unlink(existing);
-    const entry: DeadlineEntry<K> = { key, deadline: deadlineMs, seq: this.seq++, slot: SLOT_NONE, heapIndex: -1 };
+    const entry: DeadlineEntry<K, V> = {
+      key,
+      value: value as V,
+      deadline: deadlineMs,
+      seq: this.seq++,
+      slot: SLOT_NONE,
+      heapIndex: -1,
+    };
     this.entries.set(key, entry);
     if (this.firing) {
       entry.slot = SLOT_DEFERRED;
@@ -97,12 +112,26 @@ export class DeadlineQueue<K> {
 
   /** Forgets `key` (its call completed); returns whether it was pending. */
   delete(key: K): boolean {
+    return this.remove(key) !== undefined;
+  }
+
+  /** Forgets `key` and returns the value it was added with (undefined when it was not pending). */
+  take(key: K): V | undefined {
+    return this.remove(key)?.value;
+  }
+
+  private remove(key: K): DeadlineEntry<K, V> | undefined {
     const entry = this.entries.get(key);
-    if (entry === undefined) return false;
+    if (entry === undefined) return undefined;
     this.entries.delete(key);
     this.unlink(entry);
     if (this.entries.size === 0 && !this.firing) this.disarm();
-    return true;
+    return entry;
+  }
+
+  /** Visits every pending value, in no particular order. */
+  forEach(visit: (value: V, key: K) => void): void {
+    for (const entry of this.entries.values()) visit(entry.value, entry.key);
   }
 
   /** Forgets every key and cancels the timer; the queue stays usable. */
@@ -117,7 +146,7 @@ export class DeadlineQueue<K> {
     this.disarm();
   }
 
-  private place(entry: DeadlineEntry<K>): void {
+  private place(entry: DeadlineEntry<K, V>): void {
     if (this.fifoLive === 0 && this.fifo.length > 0) {
       this.fifo = [];
       this.fifoHead = 0;
@@ -134,7 +163,7 @@ export class DeadlineQueue<K> {
   }
 
   /** Removes `entry` from whichever structure holds it (not from `entries`). */
-  private unlink(entry: DeadlineEntry<K>): void {
+  private unlink(entry: DeadlineEntry<K, V>): void {
     const slot = entry.slot;
     entry.slot = SLOT_NONE;
     if (slot === SLOT_FIFO) {
@@ -149,7 +178,7 @@ export class DeadlineQueue<K> {
   private maybeCompactFifo(): void {
     const garbage = this.fifo.length - this.fifoLive;
     if (garbage < MIN_COMPACT_GARBAGE || garbage <= this.fifoLive) return;
-    const live: DeadlineEntry<K>[] = [];
+    const live: DeadlineEntry<K, V>[] = [];
     for (let i = this.fifoHead; i < this.fifo.length; i++) {
       if (this.fifo[i].slot === SLOT_FIFO) live.push(this.fifo[i]);
     }
@@ -157,7 +186,7 @@ export class DeadlineQueue<K> {
     this.fifoHead = 0;
   }
 
-  private peek(): DeadlineEntry<K> | undefined {
+  private peek(): DeadlineEntry<K, V> | undefined {
     const fifo = this.fifo;
     while (this.fifoHead < fifo.length && fifo[this.fifoHead].slot !== SLOT_FIFO) this.fifoHead++;
     const head = fifo[this.fifoHead];
@@ -167,8 +196,8 @@ export class DeadlineQueue<K> {
     return isEarlier(top, head) ? top : head;
   }
 
-  private deferredEarliest(): DeadlineEntry<K> | undefined {
-    let earliest: DeadlineEntry<K> | undefined;
+  private deferredEarliest(): DeadlineEntry<K, V> | undefined {
+    let earliest: DeadlineEntry<K, V> | undefined;
     for (const entry of this.deferred) {
       if (entry.slot === SLOT_DEFERRED && (earliest === undefined || isEarlier(entry, earliest))) earliest = entry;
     }
@@ -201,7 +230,7 @@ export class DeadlineQueue<K> {
       for (let entry = this.peek(); entry !== undefined && entry.deadline <= now; entry = this.peek()) {
         this.entries.delete(entry.key);
         this.unlink(entry);
-        this.onExpired(entry.key);
+        this.onExpired(entry.key, entry.value);
       }
     } finally {
       this.firing = false;

@@ -23,7 +23,8 @@ export interface MsRpcModuleOptions {
   registry?: Registry;
   /**
    * Settings of the shared channel cache: protocol (codec, limits), liveness (heartbeats,
-   * connect attempt timeout) and connections per provider.
+   * connect attempt timeout), connections per provider, and how clients connect to providers:
+   * `tls` (Node tls.connect options) and `authToken`.
    * @default resolveChannelOptions() defaults
    */
   channel?: Partial<ChannelOptions>;

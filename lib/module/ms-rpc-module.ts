@@ -86,15 +86,19 @@ export class MsRpcModule {
   /**
    * A server strategy built from the module's options (protocol settings, registry), for
    * `app.connectMicroservice({ strategy: MsRpcModule.createServer(app, { port: 4100, service: 'math' }) })`.
+   * TLS and authentication are the server's own (`{ tls: { key, cert }, auth: { tokens } }`): the
+   * channel's `tls` and `authToken` are what this app presents as a client, never inherited here.
    */
   static createServer(app: INestApplicationContext, options: Partial<MsRpcServerOptions> = {}): MsRpcServer {
     const moduleOptions = app.get<ResolvedMsRpcModuleOptions>(MS_RPC_MODULE_OPTIONS, { strict: false });
     const registry = app.get<Registry | null>(MS_RPC_REGISTRY, { strict: false });
-    const { connectAttemptTimeout, heartbeatInterval, heartbeatTimeout, connectionsPerProvider, ...protocol } =
+    const { connectAttemptTimeout, heartbeatInterval, heartbeatTimeout, connectionsPerProvider, tls, authToken, ...protocol } =
       moduleOptions.channel;
     void connectAttemptTimeout;
     void heartbeatTimeout;
     void connectionsPerProvider;
+    void tls;
+    void authToken;
     return new MsRpcServer({
       ...protocol,
       // Clients with pings off (0) send none: keep the server's default expectation instead of

@@ -1,5 +1,7 @@
 import { CodecId } from './frame-header.js';
 import { ASCII_LITERAL_MIN_LENGTH, isAscii, writeAsciiLiteral } from './json-ascii-string.js';
+import { JsonSerializer } from './json-serializer.js';
+import type { JsonStringScanner } from './json-string-scan.js';
 import { Serializer } from './serializer.js';
 
 /**
@@ -8,7 +10,11 @@ import { Serializer } from './serializer.js';
  * known once written: the encoder then falls back to {@link jsonPart}.
  */
 export class AsciiLiteral {
-  constructor(readonly value: string) {}
+  constructor(
+    readonly value: string,
+    /** The JSON serializer's scanner, which checks the bytes once written. */
+    readonly scanner: JsonStringScanner,
+  ) {}
 }
 
 /**
@@ -23,10 +29,10 @@ export function part(serializer: Serializer, value: unknown, literals = true): P
     literals &&
     typeof value === 'string' &&
     value.length >= ASCII_LITERAL_MIN_LENGTH &&
-    serializer.id === CodecId.Json &&
+    serializer instanceof JsonSerializer &&
     isAscii(value)
   ) {
-    return new AsciiLiteral(value);
+    return new AsciiLiteral(value, serializer.strings);
   }
   return serializer.serializeToString ? serializer.serializeToString(value) : serializer.serialize(value);
 }
@@ -54,7 +60,7 @@ export function writePart(target: Buffer, offset: number, value: Part, length: n
     target.write(value, offset, length, length === value.length ? 'latin1' : 'utf8');
     return true;
   }
-  if (value instanceof AsciiLiteral) return writeAsciiLiteral(target, offset, value.value);
+  if (value instanceof AsciiLiteral) return writeAsciiLiteral(target, offset, value.value, value.scanner);
   value.copy(target, offset);
   return true;
 }

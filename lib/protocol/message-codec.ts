@@ -3,6 +3,7 @@ import { FrameTooLargeError } from '../errors/frame-too-large-error.js';
 import { Compressor } from './compressor.js';
 import { hasKeys, jsonPart, part, Part, partLength, writePart, writeRoute } from './body-parts.js';
 import { encodeFrame } from './frame-encoder.js';
+import { FramePool } from './frame-pool.js';
 import { CodecId, CompressionId, Frame, HEADER_SIZE, MessageType, writeHeader } from './frame-header.js';
 import { GzipCompressor } from './gzip-compressor.js';
 import { JsonSerializer } from './json-serializer.js';
@@ -34,6 +35,8 @@ export class MessageCodec {
   private readonly outgoing: Serializer;
   private readonly compressor: Compressor | undefined;
   private readonly patterns = new PatternCache();
+  /** Large uncompressed frames reuse slabs the transport hands back (see frame-pool.ts). */
+  private readonly frames = new FramePool();
 
   constructor(private readonly options: ProtocolOptions) {
     for (const s of [new JsonSerializer(), new MsgPackSerializer()]) this.serializerById[s.id] = s;
@@ -181,9 +184,17 @@ export class MessageCodec {
     if (total > this.options.maxFrameSize) {
       throw new FrameTooLargeError(total, this.options.maxFrameSize, 'Outgoing frame');
     }
-    const frame = Buffer.allocUnsafe(total);
+    const frame = this.frames.alloc(total);
     writeHeader(frame, 0, type, codec, CompressionId.None, requestId, bodyLength);
     return frame;
+  }
+
+  /**
+   * The socket has written `frame` (one this codec encoded) and nothing refers to it any more:
+   * its memory may carry the next large frame. Frames of other origins are ignored.
+   */
+  releaseFrame(frame: Buffer): void {
+    this.frames.release(frame);
   }
 
   private compressedFrame(type: MessageType, codec: CodecId, requestId: number, body: Buffer): Buffer {
@@ -265,7 +276,10 @@ function parseMetadata(value: unknown): Metadata {
   }
   const out: Metadata = {};
   for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') throw new FrameDecodeError(`Metadata value for "${k}" is not a string`);
+    if (typeof v !== 'string') {
+      // The key is the peer's: quoted (no newlines or escape codes reach a log) and cut short.
+      throw new FrameDecodeError(`Metadata value for ${JSON.stringify(k.length > 64 ? `${k.slice(0, 64)}...` : k)} is not a string`);
+    }
     out[k] = v;
   }
   return out;
@@ -283,5 +297,16 @@ function parseHello(value: unknown): HelloSettings {
   ) {
     throw new FrameDecodeError('Malformed hello settings');
   }
-  return { idleTimeoutMs: v.idleTimeoutMs as number, maxFrameSize: v.maxFrameSize as number };
+  const settings: HelloSettings = { idleTimeoutMs: v.idleTimeoutMs as number, maxFrameSize: v.maxFrameSize as number };
+  if (v.authToken !== undefined) {
+    // Never echo the token: this message may be logged.
+    if (typeof v.authToken !== 'string' || v.authToken.length > MAX_HELLO_TOKEN_LENGTH) {
+      throw new FrameDecodeError('Malformed hello settings: authToken must be a string of at most 4096 characters');
+    }
+    settings.authToken = v.authToken;
+  }
+  return settings;
 }
+
+/** Mirrors MAX_AUTH_TOKEN_LENGTH (lib/security): the protocol layer imports nothing above it. */
+const MAX_HELLO_TOKEN_LENGTH = 4096;

@@ -3,12 +3,18 @@ import { MessageType } from './frame-header.js';
 /** Packet metadata carried with requests and events (Nest's `packet.metadata`). */
 export type Metadata = Record<string, string>;
 
-/** Settings a peer announces in its Hello frame. */
+/**
+ * Settings a peer announces in its Hello frame. The server says Hello on accept (or, when it
+ * authenticates clients, once the client's Hello was accepted); the client says Hello right after
+ * connecting, so the server knows the largest frame it may send back.
+ */
 export interface HelloSettings {
-  /** The server closes connections whose reader is idle this long (ms); 0 = never. */
+  /** The sender closes connections whose reader is idle this long (ms); 0 = never (clients). */
   idleTimeoutMs: number;
-  /** Largest frame the sender accepts. */
+  /** Largest frame the sender accepts: the peer must not send it a larger one. */
   maxFrameSize: number;
+  /** Client Hello only: the shared token, for a server that authenticates clients. */
+  authToken?: string;
 }
 
 export interface RequestMessage {

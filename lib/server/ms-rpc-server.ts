@@ -1,19 +1,20 @@
-import { createServer, Server as NetServer, AddressInfo } from 'node:net';
+import { Server as NetServer, AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
-import { CustomTransportStrategy, MessageHandler, Server, WritePacket } from '@nestjs/microservices';
-import { finalize, isObservable, Observable, Subject, takeUntil } from 'rxjs';
+import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import { Clock, systemClock } from '../common/clock.js';
-import { MessageType } from '../protocol/frame-header.js';
 import { EventMessage, RequestMessage } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
 import { serviceName } from '../common/service-name.js';
 import { PROTOCOL_VERSION } from '../protocol/frame-header.js';
 import { advertisedHost } from './advertised-host.js';
-import { MsRpcContext } from './ms-rpc-context.js';
 import { RequestAdmission } from './request-admission.js';
 import { RpcMetrics } from '../metrics/rpc-metrics.js';
 import { ProviderRegistration } from './provider-registration.js';
-import { InFlightRequest, RequestDispatcher, ServerConnection } from './server-connection.js';
+import { clientCertificateRefusal, createRpcListener } from '../security/tls-listener.js';
+import { TokenAuthenticator } from '../security/token-authenticator.js';
+import { EndHook, HandlerDispatch, StartHook } from './handler-dispatch.js';
+import { IdleSweep } from '../liveness/idle-sweep.js';
+import { InFlightRequest, RequestDispatcher, ServerConnection, ServerConnectionOptions } from './server-connection.js';
 import { MsRpcServerOptions, resolveServerOptions } from './server-options.js';
 
 /** Identifies this transport to Nest (`transportId`), e.g. in processing hooks. */
@@ -21,8 +22,8 @@ export const MS_RPC_TRANSPORT = Symbol('nestjs-ms-rpc');
 
 export type MsRpcServerStatus = 'connected' | 'disconnected';
 
-type StartHook = (transportId: symbol, context: MsRpcContext, done: () => Promise<unknown>) => unknown;
-type EndHook = (transportId: symbol, context: MsRpcContext) => void;
+/** At most one "connections refused" warning per this period, however hard the server is flooded. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 /**
  * The Nest transport strategy: `NestFactory.createMicroservice(AppModule, { strategy: new MsRpcServer(opts) })`.
@@ -38,8 +39,11 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   /** Calls, errors and latency per pattern served here (undefined with `metrics: false`). */
   readonly metrics: RpcMetrics | undefined;
   private readonly connections = new Set<ServerConnection>();
+  private refused = 0;
   private readonly pendingListeners: Array<[string, (...args: unknown[]) => void]> = [];
   private server: NetServer | undefined;
+  /** Checks client tokens when `auth` is configured. */
+  private readonly authenticator: TokenAuthenticator | undefined;
   private closing: Promise<void> | undefined;
   private registration: ProviderRegistration | undefined;
   /**
@@ -53,6 +57,11 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   private drained: (() => void) | undefined;
   /** Nest's own start hook (it only calls `done`), to tell when a user installed another. */
   private readonly defaultStartHook: StartHook | undefined;
+  /** Requests and events → Nest handlers → frames. */
+  private readonly handlers: HandlerDispatch;
+  /** Reader-idle detection of every connection, with one timer (undefined with `idleTimeout: 0`). */
+  private readonly idleSweep: IdleSweep | undefined;
+  private sharedConnectionOptions: ServerConnectionOptions | undefined;
 
   constructor(
     options: Partial<MsRpcServerOptions> = {},
@@ -60,8 +69,23 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   ) {
     super();
     this.defaultStartHook = this.onProcessingStartHook as StartHook | undefined;
+    this.handlers = new HandlerDispatch({
+      transportId: MS_RPC_TRANSPORT,
+      logger: this.logger,
+      handlerFor: (pattern) => this.getHandlerByPattern(pattern),
+      // Nest's default hook only calls done(): skipping its wrapper saves a promise per request.
+      startHook: () => {
+        const hook = this.onProcessingStartHook as StartHook | undefined;
+        return hook === this.defaultStartHook ? undefined : hook;
+      },
+      endHook: () => this.onProcessingEndHook as EndHook | undefined,
+      send: (stream$, respond) => this.send(stream$, respond),
+      handleEvent: (pattern, packet, context) => this.handleEvent(pattern, packet, context),
+    });
     this.options = resolveServerOptions(options);
+    this.authenticator = this.options.auth ? new TokenAuthenticator(this.options.auth.tokens, 'MsRpcServer.auth.tokens') : undefined;
     this.codec = new MessageCodec(this.options);
+    this.idleSweep = this.options.idleTimeout > 0 ? new IdleSweep(this.options.idleTimeout, clock) : undefined;
     this.admission = new RequestAdmission(this.options.maxConcurrentRequests);
     this.metrics = this.options.metrics ? new RpcMetrics() : undefined;
     // Nest's base class never does this itself (see the Nest 12 contract notes).
@@ -90,8 +114,9 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   }
 
   listen(callback: (err?: unknown, ...rest: unknown[]) => void): void {
-    const server = createServer((socket) => this.accept(socket));
+    const server = createRpcListener(this.options, (socket) => this.accept(socket), this.logger);
     this.server = server;
+    this.limitConnections(server);
     for (const [event, listener] of this.pendingListeners) server.on(event, listener);
     const onError = (err: Error) => {
       this._status$.next('disconnected');
@@ -102,7 +127,9 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       server.off('error', onError);
       server.on('error', (err) => this.logger.error(`server error: ${err.message}`, err.stack));
       this._status$.next('connected');
-      this.logger.log(`listening on ${this.options.host}:${this.port}`);
+      this.logger.log(
+        `listening on ${this.options.host}:${this.port}${this.options.tls ? ' (TLS)' : ''}${this.authenticator ? ' (token auth)' : ''}`,
+      );
       this.register();
       callback();
     });
@@ -143,126 +170,49 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   }
 
   onRequest(connection: ServerConnection, message: RequestMessage, request: InFlightRequest): void {
-    const pattern = message.pattern;
-    const handler = this.getHandlerByPattern(pattern);
-    if (!handler || handler.isEventHandler) {
-      connection.respond(request, {
-        type: MessageType.Error,
-        requestId: request.requestId,
-        error: {
-          status: 'error',
-          message: `There is no matching message handler defined in the remote service. Pattern: ${pattern}`,
-        },
-      });
-      return;
-    }
-    const context = new MsRpcContext([connection.remoteAddress, pattern, request.requestId, message.metadata ?? {}]);
-    const startHook = this.onProcessingStartHook as StartHook | undefined;
-    if (startHook === undefined || startHook === this.defaultStartHook) {
-      // Nest's default hook only calls done(): skip its wrapper (one promise less per request).
-      void this.dispatch(handler, message.data, context, connection, request, false);
-      return;
-    }
-    // A custom hook (tracing, AsyncLocalStorage...) wraps the handler exactly as Nest's
-    // handleRequest does: `done` resolves once the handler produced its result and rejects
-    // when it failed, which the hook may propagate; a failing hook still answers.
-    const handled: unknown = startHook(this.transportId, context, () =>
-      this.dispatch(handler, message.data, context, connection, request, true),
-    );
-    if (handled instanceof Promise) {
-      handled.catch((err: unknown) => {
-        connection.respond(request, { type: MessageType.Error, requestId: request.requestId, error: err });
-      });
-    }
+    this.handlers.onRequest(connection, message, request);
   }
 
   onEvent(connection: ServerConnection, message: EventMessage): void {
-    const context = new MsRpcContext([connection.remoteAddress, message.pattern, 0, message.metadata ?? {}]);
-    const packet = { pattern: message.pattern, data: message.data, metadata: message.metadata };
-    this.handleEvent(message.pattern, packet, context).catch((err: Error) =>
-      this.logger.error(`event handler for "${message.pattern}" failed: ${err?.message ?? err}`, err?.stack),
-    );
+    if (!this.getHandlerByPattern(message.pattern)) {
+      // Nest would log an error for every such event: one peer could flood the log with them.
+      connection.reportFault(`event for unknown pattern ${JSON.stringify(message.pattern.slice(0, 80))}`);
+      return;
+    }
+    this.handlers.onEvent(connection, message);
+  }
+
+  /** Connections refused since listening because `maxConnections` were open. */
+  get refusedConnections(): number {
+    return this.refused;
+  }
+
+  onClosed(connection: ServerConnection, _error: Error | undefined): void {
+    // The connection logged why it closed.
+    this.connections.delete(connection);
+    if (this.connections.size === 0) this.drained?.();
   }
 
   /**
-   * Nest's `handleRequest` minus the per-request rxjs pipeline. Nest's handler proxy resolves to
-   * the handler's plain value (sync or async handlers without interceptors) or to an Observable
-   * (Observable handlers, interceptors, and errors mapped by exception filters). A plain value is
-   * answered at once with one End frame; only an Observable goes through Nest's `send`. The
-   * processing end hook runs exactly once, when the answer is settled, as in Nest.
-   *
-   * With `rethrow` (inside a custom start hook) a failing handler rejects, like Nest's `done`;
-   * otherwise the failure is answered here.
+   * `maxConnections` through the listener itself: Node closes a socket over the limit as soon as
+   * the kernel hands it over, before any TLS handshake, Nest or protocol state exists for it.
+   * Refusals are logged at most once per REFUSAL_LOG_INTERVAL_MS, with their count.
    */
-  private async dispatch(
-    handler: MessageHandler,
-    data: unknown,
-    context: MsRpcContext,
-    connection: ServerConnection,
-    request: InFlightRequest,
-    rethrow: boolean,
-  ): Promise<void> {
-    let result: unknown;
-    try {
-      result = await handler(data, context);
-    } catch (err) {
-      this.endProcessing(context);
-      if (rethrow) throw err;
-      connection.respond(request, { type: MessageType.Error, requestId: request.requestId, error: err });
-      return;
-    }
-    if (isObservable(result)) {
-      this.stream(result, context, connection, request);
-      return;
-    }
-    this.endProcessing(context);
-    connection.respond(
-      request,
-      result === undefined
-        ? { type: MessageType.End, requestId: request.requestId, hasData: false }
-        : { type: MessageType.End, requestId: request.requestId, hasData: true, data: result },
-    );
-  }
-
-  /** A real stream: Nest's `send` (ordering, error mapping), stopped by a cancel or connection loss. */
-  private stream(
-    response$: Observable<unknown>,
-    context: MsRpcContext,
-    connection: ServerConnection,
-    request: InFlightRequest,
-  ): void {
-    if (!connection.isActive(request)) {
-      // Cancelled (or the connection closed) before the handler produced its stream: never subscribe
-      // it, or an endless stream would run unobserved forever. Nest's takeUntil would complete here.
-      this.endProcessing(context);
-      return;
-    }
-    const cancelled = new Subject<void>();
-    request.onCancel = () => cancelled.next();
-    this.send(
-      response$.pipe(
-        takeUntil(cancelled),
-        finalize(() => this.endProcessing(context)),
-      ),
-      (packet: WritePacket) => this.writePacket(connection, request, packet),
-    );
-  }
-
-  /** Runs the processing end hook (if any) for a request whose answer is settled. */
-  private endProcessing(context: MsRpcContext): void {
-    const hook = this.onProcessingEndHook as EndHook | undefined;
-    if (hook === undefined) return;
-    try {
-      hook(this.transportId, context);
-    } catch (err) {
-      this.logger.error(`processing end hook failed: ${(err as Error)?.message ?? err}`, (err as Error)?.stack);
-    }
-  }
-
-  onClosed(connection: ServerConnection, error: Error | undefined): void {
-    this.connections.delete(connection);
-    if (this.connections.size === 0) this.drained?.();
-    if (error) this.logger.debug?.(`${connection.remoteAddress} closed: ${error.message}`);
+  private limitConnections(server: NetServer): void {
+    const max = this.options.maxConnections;
+    if (max === 0) return;
+    server.maxConnections = max;
+    let unlogged = 0;
+    let loggedAt = Number.NEGATIVE_INFINITY;
+    server.on('drop', () => {
+      this.refused++;
+      unlogged++;
+      const now = this.clock.now();
+      if (now - loggedAt < REFUSAL_LOG_INTERVAL_MS) return;
+      this.logger.warn(`refused ${unlogged} connection(s): maxConnections (${max}) are open`);
+      loggedAt = now;
+      unlogged = 0;
+    });
   }
 
   private accept(socket: import('node:net').Socket): void {
@@ -270,38 +220,34 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       socket.destroy();
       return;
     }
+    const refusal = clientCertificateRefusal(socket, this.options.tls, `${socket.remoteAddress}:${socket.remotePort}`);
+    const shared = this.connectionOptions();
     const connection = new ServerConnection(
       socket,
       this.codec,
       this,
-      {
-        idleTimeout: this.options.idleTimeout,
-        maxWriteBuffer: this.options.maxWriteBuffer,
-        admission: this.admission,
-        metrics: this.metrics,
-        metricsLabel: `${this.options.host}:${this.port}`,
-      },
+      // One options object for every connection (heap per idle connection); only a refused
+      // client gets its own.
+      refusal === undefined ? shared : { ...shared, refusal },
       this.logger,
       this.clock,
     );
     if (connection.isOpen) this.connections.add(connection);
   }
 
-  /** Nest's write packets → frames. `{response, isDisposed}` becomes one End frame. */
-  private writePacket(connection: ServerConnection, request: InFlightRequest, packet: WritePacket): void {
-    const requestId = request.requestId;
-    if (packet.err !== undefined && packet.err !== null) {
-      connection.respond(request, { type: MessageType.Error, requestId, error: packet.err });
-    } else if (packet.isDisposed) {
-      connection.respond(
-        request,
-        packet.response === undefined
-          ? { type: MessageType.End, requestId, hasData: false }
-          : { type: MessageType.End, requestId, hasData: true, data: packet.response },
-      );
-    } else {
-      connection.respond(request, { type: MessageType.Response, requestId, data: packet.response });
-    }
+  /** What every connection shares, built at the first accept (the port is known by then). */
+  private connectionOptions(): ServerConnectionOptions {
+    return (this.sharedConnectionOptions ??= {
+      idleTimeout: this.options.idleTimeout,
+      idleSweep: this.idleSweep,
+      frameTimeout: this.options.frameTimeout,
+      maxWriteBuffer: this.options.maxWriteBuffer,
+      authenticator: this.authenticator,
+      handshakeTimeout: this.options.handshakeTimeout,
+      admission: this.admission,
+      metrics: this.metrics,
+      metricsLabel: `${this.options.host}:${this.port}`,
+    });
   }
 
   /** Registration state, once listening with a registry configured. */
@@ -332,6 +278,9 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
           patterns: JSON.stringify(patterns),
           events: JSON.stringify(events),
           startTime: String(this.startedAt),
+          // For operators: which providers demand TLS or a token (consumers are configured, not told).
+          ...(o.tls ? { tls: 'true' } : {}),
+          ...(o.auth ? { auth: 'token' } : {}),
           idleTimeout: String(o.idleTimeout),
           ...(o.version ? { version: o.version } : {}),
         },
@@ -360,6 +309,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       this.drained = undefined;
     }
     for (const connection of [...this.connections]) connection.destroy();
+    this.idleSweep?.close();
     await stopped;
     this._status$.next('disconnected');
   }

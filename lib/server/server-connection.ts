@@ -2,13 +2,19 @@ import type { Socket } from 'node:net';
 import { Clock, systemClock } from '../common/clock.js';
 import { MsRpcLogger } from '../common/logger.js';
 import { ConnectionClosedError } from '../errors/connection-closed-error.js';
+import { FrameTimeoutError } from '../errors/frame-timeout-error.js';
+import { FrameTooLargeError } from '../errors/frame-too-large-error.js';
 import { MsRpcError } from '../errors/ms-rpc-error.js';
-import { IdleMonitor } from '../liveness/idle-monitor.js';
+import { ProtocolError } from '../errors/protocol-error.js';
+import { FrameDeadline } from '../liveness/frame-deadline.js';
+import type { IdleSweep, IdleSweepMember } from '../liveness/idle-sweep.js';
 import { CodecId, Frame, MessageType } from '../protocol/frame-header.js';
-import { EventMessage, Message, RequestMessage } from '../protocol/message.js';
+import { EventMessage, HelloSettings, Message, RequestMessage } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
-import { SocketTransport } from '../connection/socket-transport.js';
+import { ActivitySink, SocketTransport, TransportListener } from '../connection/socket-transport.js';
 import type { RequestAdmission } from './request-admission.js';
+import { HandshakeOwner, ServerHandshake } from './server-handshake.js';
+import type { TokenAuthenticator } from '../security/token-authenticator.js';
 import type { RpcCallToken } from '../metrics/metric-series.js';
 import type { RpcMetrics } from '../metrics/rpc-metrics.js';
 
@@ -40,19 +46,43 @@ export interface ServerConnectionOptions {
   metrics?: RpcMetrics;
   metricsLabel?: string;
   idleTimeout: number;
+  /**
+   * Shared by every connection of a server: closes connections whose reader was idle for
+   * `idleTimeout` (one timer per server, not one per connection). Absent when `idleTimeout` is 0.
+   */
+  idleSweep?: IdleSweep;
+  /** A frame that started must be complete within this many ms (0 = no limit). */
+  frameTimeout?: number;
   maxWriteBuffer: number;
+  /** Clients must present a valid token before anything is dispatched (see ServerHandshake). */
+  authenticator?: TokenAuthenticator;
+  /** Time a client has to present its token, with an authenticator. @default 5000 */
+  handshakeTimeout?: number;
+  /** Refuse this client at once, with this error, before reading anything (mTLS verdict). */
+  refusal?: MsRpcError;
 }
 
 /**
  * The server's side of one client socket: announces its settings (Hello), answers pings,
  * closes when the reader stays idle, tracks in-flight requests for cancel and drain.
  */
-export class ServerConnection {
+export class ServerConnection implements TransportListener, ActivitySink, IdleSweepMember, HandshakeOwner {
   readonly remoteAddress: string;
+  /** IdleSweepMember: clock time of the last read. */
+  lastReadAt = 0;
   private readonly transport: SocketTransport;
-  private readonly idle: IdleMonitor;
-  private readonly inFlight = new Map<number, InFlightRequest>();
+  /**
+   * Created by the first request: a connection that only ever sees pings (most of an idle
+   * fleet) never pays for a Map. See {@link inFlight}.
+   */
+  private requests: Map<number, InFlightRequest> | undefined;
   private goingAway = false;
+  private readonly frameDeadline: FrameDeadline;
+  private readonly handshake: ServerHandshake;
+  /** Closed by the idle timeout: a client that went away quietly, not a fault worth a warning. */
+  private idledOut = false;
+  /** This connection's first fault was logged as a warning; later ones go to debug. */
+  private faultLogged = false;
 
   constructor(
     socket: Socket,
@@ -60,40 +90,66 @@ export class ServerConnection {
     private readonly dispatcher: RequestDispatcher,
     private readonly options: ServerConnectionOptions,
     private readonly logger: MsRpcLogger,
-    clock: Clock = systemClock,
+    private readonly clock: Clock = systemClock,
   ) {
     this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.transport = new SocketTransport(
-      socket,
-      codec,
-      {
-        onMessage: (message, codecId) => this.onMessage(message, codecId),
-        onBadFrame: (frame, error) => this.onBadFrame(frame, error),
-        onClose: (error) => this.onClose(error),
-      },
-      this.remoteAddress,
-      options.maxWriteBuffer,
+    // This connection is its transport's listener and activity sink, and a member of the
+    // server's idle sweep: no per-connection closures or timers (heap per idle connection).
+    this.transport = new SocketTransport(socket, codec, this, this.remoteAddress, options.maxWriteBuffer);
+    this.frameDeadline = new FrameDeadline(options.frameTimeout ?? 0, clock);
+    this.transport.activity = this;
+    options.idleSweep?.add(this);
+    // The shared options carry the handshake settings: no per-connection copy.
+    this.handshake = new ServerHandshake(this.transport, this, options, clock);
+    this.handshake.start();
+  }
+
+  /** HandshakeOwner: what this server announces in its Hello (built when sent, not kept). */
+  serverHello(): HelloSettings {
+    return { idleTimeoutMs: this.options.idleTimeout, maxFrameSize: this.codec.maxFrameSize };
+  }
+
+  /** The in-flight requests by id (the Map is created on first use). */
+  private get inFlight(): Map<number, InFlightRequest> {
+    return (this.requests ??= new Map());
+  }
+
+  /** ActivitySink: a chunk arrived. One store; the idle sweep reads it. */
+  markRead(): void {
+    this.lastReadAt = this.clock.now();
+  }
+
+  /** ActivitySink: the server has no writer-idle duty (clients ping, the server answers). */
+  markWrite(): void {}
+
+  /** ActivitySink: a chunk was decoded; the slowloris check on a frame still incomplete. */
+  afterRead(): void {
+    if (this.frameDeadline.limitMs > 0) this.checkFrameDeadline();
+  }
+
+  /** IdleSweepMember: nothing was read for `idleTimeout`; the sweep has dropped this connection. */
+  onIdle(idleForMs: number): void {
+    const buffered = this.transport.bufferedBytes;
+    if (buffered > 0) {
+      // A frame started, then the peer went silent: the slowloris that sends nothing more (the
+      // frame deadline is checked as bytes arrive). A fault, unlike a quiet idle connection.
+      const since = this.frameDeadline.startedAt;
+      const elapsed = since === undefined ? idleForMs : this.clock.now() - since;
+      const limit = this.frameDeadline.limitMs || this.options.idleTimeout;
+      this.transport.destroy(new FrameTimeoutError(this.remoteAddress, elapsed, limit, buffered));
+      return;
+    }
+    this.idledOut = true;
+    this.transport.destroy(
+      new ConnectionClosedError(
+        this.remoteAddress,
+        `reader idle for ${idleForMs} ms (idleTimeout ${this.options.idleTimeout} ms)`,
+      ),
     );
-    this.idle = new IdleMonitor({
-      readerIdleMs: options.idleTimeout,
-      writerIdleMs: 0,
-      clock,
-      onReaderIdle: (idleFor) =>
-        this.transport.destroy(
-          new ConnectionClosedError(this.remoteAddress, `reader idle for ${idleFor} ms (idleTimeout ${options.idleTimeout} ms)`),
-        ),
-      onWriterIdle: () => undefined,
-    });
-    this.transport.activity = this.idle;
-    this.idle.start();
-    this.transport.send({
-      type: MessageType.Hello,
-      settings: { idleTimeoutMs: options.idleTimeout, maxFrameSize: codec.maxFrameSize },
-    });
   }
 
   get inFlightCount(): number {
-    return this.inFlight.size;
+    return this.requests?.size ?? 0;
   }
 
   get isOpen(): boolean {
@@ -111,7 +167,7 @@ export class ServerConnection {
     const terminal = message.type === MessageType.End || message.type === MessageType.Error;
     if (terminal) this.forget(request.requestId, message.type === MessageType.End ? 'ok' : { error: (message as { error?: unknown }).error });
     try {
-      this.transport.send(message, request.codec);
+      this.sendWithinClientLimit(message, request.codec);
     } catch (err) {
       // The answer cannot be sent (too large, unserializable): the caller gets a typed error
       // instead of waiting for its timeout, and the stream is over.
@@ -127,8 +183,28 @@ export class ServerConnection {
     return !terminal;
   }
 
+  /**
+   * Encodes an answer within the frame limit the client announced: a larger one fails its call
+   * only (the caller catches), where the client's decoder would have cut the whole connection.
+   */
+  private sendWithinClientLimit(message: Message, codec: CodecId): void {
+    const limit = this.handshake.clientMaxFrameSize;
+    if (limit === undefined) {
+      this.transport.send(message, codec);
+      return;
+    }
+    const frame = this.codec.encode(message, codec);
+    if (frame.length > limit) throw new FrameTooLargeError(frame.length, limit, 'Response frame (client limit)');
+    this.transport.write(frame);
+  }
+
   /** Announces draining; the socket ends once in-flight requests are answered. */
   goAway(reason: string): void {
+    if (!this.handshake.isOpen) {
+      // Not authenticated: nothing to drain, and nothing to tell a stranger.
+      this.transport.destroy();
+      return;
+    }
     if (this.goingAway || !this.transport.isOpen) return;
     this.goingAway = true;
     this.transport.send({ type: MessageType.GoAway, reason });
@@ -139,7 +215,13 @@ export class ServerConnection {
     this.transport.destroy(error);
   }
 
-  private onMessage(message: Message, codec: CodecId): void {
+  /** TransportListener: a well-formed message from the client. */
+  onMessage(message: Message, codec: CodecId): void {
+    if (!this.handshake.isOpen) {
+      // Not authenticated yet (or refused): nothing is dispatched.
+      this.handshake.onMessage(message);
+      return;
+    }
     switch (message.type) {
       case MessageType.Request: {
         if (this.inFlight.has(message.requestId)) {
@@ -185,8 +267,10 @@ export class ServerConnection {
       case MessageType.Ping:
         this.transport.send({ type: MessageType.Pong, requestId: message.requestId }, codec);
         return;
-      case MessageType.Pong:
       case MessageType.Hello:
+        this.handshake.onMessage(message);
+        return;
+      case MessageType.Pong:
         return;
       case MessageType.Cancel: {
         const request = this.inFlight.get(message.requestId);
@@ -199,9 +283,31 @@ export class ServerConnection {
       }
       default:
         this.transport.destroy(
-          new ConnectionClosedError(this.remoteAddress, `protocol violation: client sent a ${MessageType[message.type]} frame`),
+          new ProtocolError(this.remoteAddress, `client sent a ${MessageType[message.type]} frame, which only servers send`),
         );
     }
+  }
+
+  /**
+   * Logs bad input from this peer. Only the first fault of a connection is a warning (naming
+   * the typed error); later ones go to debug, so a hostile peer costs one log line per
+   * connection however much garbage it sends.
+   */
+  reportFault(what: string, error?: Error): void {
+    const line = `${this.remoteAddress}: ${what}${error ? `: ${error.name}: ${error.message}` : ''}`;
+    if (this.faultLogged) {
+      this.logger.debug?.(line);
+      return;
+    }
+    this.faultLogged = true;
+    this.logger.warn(`${line} (further faults on this connection are logged at debug level)`);
+  }
+
+  private checkFrameDeadline(): void {
+    const buffered = this.transport.bufferedBytes;
+    const elapsed = this.frameDeadline.afterChunk(buffered, this.transport.framesReceived);
+    if (elapsed < 0) return;
+    this.transport.destroy(new FrameTimeoutError(this.remoteAddress, elapsed, this.frameDeadline.limitMs, buffered));
   }
 
   /** Ends tracking of a request: frees its admission slot and records its outcome, exactly once. */
@@ -224,8 +330,10 @@ export class ServerConnection {
     else metrics.callFailed(token, label, elapsed, outcome.error);
   }
 
-  private onBadFrame(frame: Frame, error: MsRpcError): void {
-    this.logger.warn(`${this.remoteAddress}: undecodable ${MessageType[frame.type]} frame: ${error.message}`);
+  /** TransportListener: a frame whose body could not be decoded. */
+  onBadFrame(frame: Frame, error: MsRpcError): void {
+    if (this.handshake.onBadFrame()) return;
+    this.reportFault(`undecodable ${MessageType[frame.type]} frame`, error);
     if (frame.type === MessageType.Request && !this.inFlight.has(frame.requestId)) {
       this.transport.send(
         { type: MessageType.Error, requestId: frame.requestId, error: errorPayload(error) },
@@ -234,8 +342,17 @@ export class ServerConnection {
     }
   }
 
-  private onClose(error: Error | undefined): void {
-    this.idle.stop();
+  /** TransportListener: the socket is gone. */
+  onClose(error: Error | undefined): void {
+    this.options.idleSweep?.delete(this);
+    this.handshake.stop();
+    if (error instanceof MsRpcError && !this.idledOut) {
+      // Closed by this server for what the peer sent (or did not read): a fault.
+      this.reportFault('connection closed', error);
+    } else if (error) {
+      // Idle timeouts and resets: clients going away, not faults.
+      this.logger.debug?.(`${this.remoteAddress} closed: ${error.message}`);
+    }
     const cancelled = [...this.inFlight.values()];
     this.inFlight.clear();
     this.options.admission.release(cancelled.length);

@@ -3,9 +3,18 @@ import { DEFAULT_CONNECTION_OPTIONS } from '../connection/connection-options.js'
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { PROTOCOL_OPTION_KEYS, ProtocolOptions, resolveProtocolOptions } from '../protocol/protocol-options.js';
 import type { Registry } from '../registry/registry.js';
+import {
+  DEFAULT_SERVER_SECURITY_OPTIONS,
+  resolveServerSecurityOptions,
+  SERVER_SECURITY_OPTION_KEYS,
+  ServerSecurityOptions,
+} from '../security/security-options.js';
 
-/** Options of {@link MsRpcServer}. Protocol fields (codec, limits) are documented in ProtocolOptions. */
-export interface MsRpcServerOptions extends ProtocolOptions {
+/**
+ * Options of {@link MsRpcServer}. Protocol fields (codec, limits) are documented in
+ * ProtocolOptions, TLS and token authentication (`tls`, `auth`, `handshakeTimeout`) in ServerSecurityOptions.
+ */
+export interface MsRpcServerOptions extends ProtocolOptions, ServerSecurityOptions {
   /**
    * Interface to listen on. Use '0.0.0.0' / '::' to accept remote consumers.
    * @default '127.0.0.1'
@@ -23,6 +32,17 @@ export interface MsRpcServerOptions extends ProtocolOptions {
    * @default 10000
    */
   idleTimeout: number;
+  /**
+   * A frame whose first byte has arrived must be complete within this many ms, or the connection
+   * is closed with a FrameTimeoutError. The idle timeout restarts on every byte, so without this a
+   * peer dribbling a frame one byte at a time (slowloris) would hold its connection and buffer
+   * forever. Checked as bytes arrive (no timer per frame); a peer that stops sending altogether is
+   * cut by `idleTimeout`. The default leaves a frame of the default 8 MiB `maxFrameSize` about
+   * 280 KB/s, and is three idle timeouts: a client whose frame takes that long has long been
+   * declared dead by its own heartbeat timeout anyway. 0 disables.
+   * @default 30000
+   */
+  frameTimeout: number;
   /**
    * The heartbeat interval (ms) this server's clients are expected to use; `idleTimeout` must
    * exceed it or healthy idle clients get cut. Lower it only with clients configured (or adapted
@@ -47,6 +67,16 @@ export interface MsRpcServerOptions extends ProtocolOptions {
    * @default 10000
    */
   maxConcurrentRequests: number;
+  /**
+   * Open client connections this server accepts; above it new sockets are closed as soon as the
+   * kernel hands them over (before any TLS handshake or allocation), so a flood of idle sockets
+   * cannot exhaust file descriptors or memory. A connection costs a descriptor and a few KiB
+   * idle; consumers keep one connection per provider (`connectionsPerProvider`), so 10000 is far
+   * more consumers than one provider serves, and well under the usual descriptor limits. Refusals
+   * are logged at most once per 10 s. 0 = unlimited.
+   * @default 10000
+   */
+  maxConnections: number;
   /**
    * Count calls, errors and latency per pattern on this server (read them from `server.metrics`,
    * e.g. `server.metrics.toPrometheus('msrpc_server')`). Its own instance, apart from clients'.
@@ -102,13 +132,16 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<MsRpcServerOptions> = Object.freez
   host: '127.0.0.1',
   port: 0,
   idleTimeout: 10000,
+  frameTimeout: 30000,
   clientHeartbeatInterval: DEFAULT_CONNECTION_OPTIONS.heartbeatInterval,
   shutdownTimeout: 10000,
   maxWriteBuffer: 64 * 1024 * 1024,
   weight: 1,
   metadata: {},
   maxConcurrentRequests: 10_000,
+  maxConnections: 10_000,
   metrics: true,
+  ...DEFAULT_SERVER_SECURITY_OPTIONS,
   ...resolveProtocolOptions(),
 });
 
@@ -116,10 +149,12 @@ const SERVER_KEYS = [
   'host',
   'port',
   'idleTimeout',
+  'frameTimeout',
   'clientHeartbeatInterval',
   'shutdownTimeout',
   'maxWriteBuffer',
   'maxConcurrentRequests',
+  'maxConnections',
   'metrics',
   'registry',
   'service',
@@ -133,15 +168,22 @@ const SERVER_KEYS = [
 
 export function resolveServerOptions(partial: Partial<MsRpcServerOptions> = {}): MsRpcServerOptions {
   const defined = definedOptions(partial);
-  checkKnownKeys('MsRpcServer', defined, [...SERVER_KEYS, ...PROTOCOL_OPTION_KEYS]);
-  const o: MsRpcServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...defined, ...resolveProtocolOptions(partial, 'MsRpcServer') };
+  checkKnownKeys('MsRpcServer', defined, [...SERVER_KEYS, ...PROTOCOL_OPTION_KEYS, ...SERVER_SECURITY_OPTION_KEYS]);
+  const o: MsRpcServerOptions = {
+    ...DEFAULT_SERVER_OPTIONS,
+    ...defined,
+    ...resolveProtocolOptions(partial, 'MsRpcServer'),
+    ...resolveServerSecurityOptions(defined, 'MsRpcServer'),
+  };
   checkString('MsRpcServer.host', o.host);
   checkInteger('MsRpcServer.port', o.port, 0, 65535);
   checkInteger('MsRpcServer.idleTimeout', o.idleTimeout, 0);
+  checkInteger('MsRpcServer.frameTimeout', o.frameTimeout, 0);
   checkInteger('MsRpcServer.shutdownTimeout', o.shutdownTimeout, 0);
   checkInteger('MsRpcServer.maxWriteBuffer', o.maxWriteBuffer, 1024);
   checkNumber('MsRpcServer.weight', o.weight, 0, 10_000);
   checkInteger('MsRpcServer.maxConcurrentRequests', o.maxConcurrentRequests, 0);
+  checkInteger('MsRpcServer.maxConnections', o.maxConnections, 0);
   checkBoolean('MsRpcServer.metrics', o.metrics);
   for (const field of ['service', 'version', 'group', 'cluster', 'advertisedHost'] as const) {
     if (o[field] !== undefined) checkString(`MsRpcServer.${field}`, o[field]);

@@ -263,4 +263,25 @@ describe('DeadlineQueue', () => {
     expect(queue.size).toBe(10_000 - expired.length);
   });
 
+  it('keeps a value with each key: get, take, and the expiry callback see it', () => {
+    const seen: Array<[number, string]> = [];
+    const q = new DeadlineQueue<number, { name: string }>((key, value) => seen.push([key, value.name]), clock);
+    q.add(1, T0 + 100, { name: 'one' });
+    q.add(2, T0 + 200, { name: 'two' });
+    q.add(3, T0 + 50, { name: 'three' }); // out of order: the heap path
+    expect(q.get(2)).toEqual({ name: 'two' });
+    expect(q.take(2)).toEqual({ name: 'two' });
+    expect(q.take(2)).toBeUndefined();
+    expect(q.get(2)).toBeUndefined();
+    q.add(1, T0 + 150, { name: 'one again' }); // replacing a key replaces its value too
+    const values: string[] = [];
+    q.forEach((value) => values.push(value.name));
+    expect(values.sort()).toEqual(['one again', 'three']);
+    jest.advanceTimersByTime(300);
+    expect(seen).toEqual([
+      [3, 'three'],
+      [1, 'one again'],
+    ]);
+    expect(q.size).toBe(0);
+  });
 });

@@ -168,7 +168,7 @@ class NestReferenceServer extends MsRpcServer {
     const handled: unknown = this.handleRequest(
       context,
       async () => this.transformToObservable(await (handler as MessageHandler)(message.data, context)).pipe(takeUntil(cancelled)),
-      (packet: WritePacket) => this['writePacket'](connection, request, packet),
+      (packet: WritePacket) => this['handlers'].writePacket(connection, request, packet),
     );
     if (handled instanceof Promise) {
       handled.catch((err: unknown) => {

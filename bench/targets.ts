@@ -1,0 +1,122 @@
+/**
+ * The performance targets of issue 7, checked against one run's results. They hold for the
+ * public `ClientProxy.send()` path (system `ms-rpc`); `ms-rpc-call` (the Promise fast path) is
+ * reported in the main table only.
+ */
+import { echoResults, formatBytes, formatUs, ratio, type CellResult, type EchoCellResult, type IdleCellResult } from './report.js';
+
+export type Verdict = 'PASS' | 'FAIL' | 'not run';
+
+export interface TargetCheck {
+  readonly target: string;
+  readonly measured: string;
+  readonly verdict: Verdict;
+}
+
+type Check = (results: readonly CellResult[]) => { measured: string; pass: boolean } | undefined;
+
+function echo(results: readonly CellResult[], workload: string, system: string): EchoCellResult | undefined {
+  const r = echoResults(results).find((x) => x.workload === workload && x.system === system);
+  return r && !r.error ? r : undefined;
+}
+
+/** `ms-rpc` req/s over a baseline system's, at least `min`. */
+function throughput(workload: string, baseline: 'nest-tcp' | 'raw-net', min: number): [string, Check] {
+  return [
+    `${workload}: req/s >= ${min}x ${baseline}`,
+    (results) => {
+      const own = echo(results, workload, 'ms-rpc');
+      const base = echo(results, workload, baseline);
+      if (!own || !base) return undefined;
+      const x = ratio(results, own, baseline)!;
+      const rate = (r: EchoCellResult) => Math.round(r.reqPerSec).toLocaleString('en-US');
+      return { measured: `${x.toFixed(2)}x (${rate(own)} vs ${rate(base)} req/s)`, pass: x >= min };
+    },
+  ];
+}
+
+/** `ms-rpc` p50 latency over raw-net's, at most `max`. */
+function p50(workload: string, max: number): [string, Check] {
+  return [
+    `${workload}: p50 <= ${max}x raw-net`,
+    (results) => {
+      const own = echo(results, workload, 'ms-rpc');
+      const raw = echo(results, workload, 'raw-net');
+      if (!own || !raw || !raw.latencyUs.p50) return undefined;
+      const x = own.latencyUs.p50 / raw.latencyUs.p50;
+      return {
+        measured: `${x.toFixed(2)}x (${formatUs(own.latencyUs.p50)} vs ${formatUs(raw.latencyUs.p50)})`,
+        pass: x <= max,
+      };
+    },
+  ];
+}
+
+function idle(results: readonly CellResult[], system = 'ms-rpc', workload = 'idle 10k conns'): IdleCellResult | undefined {
+  return results.find(
+    (r): r is IdleCellResult =>
+      r.kind === 'idle-connections' && r.workload === workload && r.system === system && !r.error && r.idle !== undefined,
+  );
+}
+
+/** What the same measurement gives for another system, as context (`; raw-net 1.2 %`). */
+function alongside(results: readonly CellResult[], format: (r: IdleCellResult) => string): string {
+  const others = ['raw-net', 'nest-tcp']
+    .map((system) => idle(results, system))
+    .filter((r): r is IdleCellResult => r !== undefined)
+    .map((r) => `${r.system} ${format(r)}`);
+  return others.length ? `; ${others.join(', ')}` : '';
+}
+
+const TARGETS: readonly [string, Check][] = [
+  throughput('echo 64B x128', 'nest-tcp', 3),
+  throughput('echo 64B x128', 'raw-net', 0.6),
+  p50('echo 64B x1', 1.15),
+  throughput('echo 64B x1', 'nest-tcp', 1.2),
+  throughput('echo 16KiB x16', 'raw-net', 0.9),
+  throughput('echo 16KiB x16', 'nest-tcp', 1.5),
+  throughput('echo 16KiB x128 msgpack', 'nest-tcp', 2),
+  [
+    'idle 10k conns: server heap <= 3 KiB per connection',
+    (results) => {
+      const m = idle(results)?.idle;
+      const others = alongside(results, (r) => formatBytes(r.idle!.heapPerConnectionBytes));
+      return m && { measured: `${formatBytes(m.heapPerConnectionBytes)} per connection${others}`, pass: m.heapPerConnectionBytes <= 3 * 1024 };
+    },
+  ],
+  [
+    'idle 10k conns: heartbeat CPU <= 2 % of one core',
+    (results) => {
+      const m = idle(results)?.idle;
+      const floor = idle(results, 'raw-net')?.idle;
+      const raw = floor ? `; raw-net echo of the same heartbeats ${floor.cpuPercent.toFixed(2)} %` : '';
+      return m && { measured: `${m.cpuPercent.toFixed(2)} % (${Math.round(m.pongsPerSec)} pongs/s)${raw}`, pass: m.cpuPercent <= 2 };
+    },
+  ],
+  [
+    // Not the default settings: how the same target looks with 10 s heartbeats (see workloads.ts).
+    'idle 10k conns, 10 s heartbeats: CPU <= 2 % of one core',
+    (results) => {
+      const m = idle(results, 'ms-rpc', 'idle 10k conns hb 10s')?.idle;
+      const floor = idle(results, 'raw-net', 'idle 10k conns hb 10s')?.idle;
+      const raw = floor ? `; raw-net echo of the same heartbeats ${floor.cpuPercent.toFixed(2)} %` : '';
+      return m && { measured: `${m.cpuPercent.toFixed(2)} % (${Math.round(m.pongsPerSec)} pongs/s)${raw}`, pass: m.cpuPercent <= 2 };
+    },
+  ],
+];
+
+export function checkTargets(results: readonly CellResult[]): TargetCheck[] {
+  return TARGETS.map(([target, check]) => {
+    const outcome = check(results);
+    if (!outcome) return { target, measured: '-', verdict: 'not run' as const };
+    return { target, measured: outcome.measured, verdict: outcome.pass ? 'PASS' : 'FAIL' };
+  });
+}
+
+export function formatTargets(checks: readonly TargetCheck[]): string {
+  const header: [string, string, string] = ['target (send() path)', 'measured', 'result'];
+  const rows = checks.map((c): [string, string, string] => [c.target, c.measured, c.verdict]);
+  const widths = [0, 1].map((i) => Math.max(header[i].length, ...rows.map((r) => r[i].length)));
+  const line = (r: [string, string, string]) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}`;
+  return [line(header), `${'-'.repeat(widths[0])}  ${'-'.repeat(widths[1])}  ------`, ...rows.map(line)].join('\n');
+}

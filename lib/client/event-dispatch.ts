@@ -1,0 +1,37 @@
+import { ClientClosedError } from '../errors/client-closed-error.js';
+import type { Metadata } from '../protocol/message.js';
+import type { CallEnvironment } from './client-call.js';
+import { MsRpcRecord } from './ms-rpc-record.js';
+
+/**
+ * Sends one event (`emit()`): fire-and-forget once written, waiting up to `timeoutMs` for a
+ * provider when none is ready.
+ *
+ * Events go to a provider that declares the event in its `events` metadata. When providers are
+ * known but none declares it, the event still goes to any provider rather than failing: an emit
+ * is fire-and-forget, Nest providers log events they have no handler for, and providers of other
+ * implementations may handle events they do not declare.
+ */
+export async function sendEvent(
+  env: CallEnvironment,
+  pattern: string,
+  payload: unknown,
+  packetMetadata: Metadata | undefined,
+  timeoutMs: number,
+): Promise<void> {
+  if (env.isClosed()) throw new ClientClosedError();
+  let data = payload;
+  let metadata = packetMetadata;
+  if (data instanceof MsRpcRecord) {
+    if (data.options.metadata) metadata = { ...metadata, ...data.options.metadata };
+    data = data.data;
+  }
+  const eventRoute = { pattern, kind: 'events' as const };
+  const route = env.router.isUnserved(eventRoute) ? undefined : eventRoute;
+  let target = env.router.pickNow(undefined, route);
+  if (!target) {
+    env.start();
+    target = await env.router.pick(timeoutMs, undefined, route).promise;
+  }
+  target.emit(pattern, data, metadata);
+}

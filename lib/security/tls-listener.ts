@@ -1,0 +1,67 @@
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, TLSSocket, type TlsOptions } from 'node:tls';
+import type { MsRpcLogger } from '../common/logger.js';
+import { TlsHandshakeError } from '../errors/tls-handshake-error.js';
+import { isTlsError } from './tls-connector.js';
+
+export interface ListenerSecurity {
+  /** Listen with TLS (tls.createServer options, passed through). */
+  tls?: TlsOptions;
+  /** Deadline of the TLS handshake (ms), unless `tls.handshakeTimeout` is set. */
+  handshakeTimeout: number;
+}
+
+/**
+ * The listening socket of a server: plain TCP, or TLS when `tls` is set. With TLS, `onSocket`
+ * gets each connection once its handshake is done; a client that fails the handshake, or does
+ * not finish it within `handshakeTimeout` of its accept (`tls.handshakeTimeout` when given),
+ * never reaches the RPC layer: its failure is logged once, with its address, and its socket
+ * destroyed. Node reports a handshake timeout but leaves the socket open: a peer that never
+ * starts its handshake would hold it forever, so every handshake failure is destroyed here.
+ *
+ * mTLS (`requestCert` without `rejectUnauthorized: false`) is enforced one step later, by
+ * {@link clientCertificateRefusal}: left to Node, a client whose certificate is refused sees its
+ * handshake succeed (TLS 1.3) and the connection then drop without a word, which it can only
+ * take for a network failure and wait out its timeout. Refused at the RPC layer, it gets an
+ * error frame naming the reason and fails at once; either way no frame of it is ever read.
+ */
+export function createRpcListener(security: ListenerSecurity, onSocket: (socket: Socket) => void, logger: MsRpcLogger): NetServer {
+  if (!security.tls) return createServer(onSocket);
+  const tls = requiresClientCertificate(security.tls) ? { ...security.tls, rejectUnauthorized: false } : security.tls;
+  const server = createTlsServer({ ...tls, handshakeTimeout: tls.handshakeTimeout ?? security.handshakeTimeout }, onSocket);
+  server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+    const peer = peerOf(socket);
+    socket.destroy();
+    const code = (err as { code?: unknown }).code;
+    const reason = (err as { reason?: unknown }).reason;
+    const detail = typeof reason === 'string' ? reason : err.message.split('\n')[0];
+    logger.warn(
+      `${peer}: TLS handshake failed: ${detail}${typeof code === 'string' ? ` [${code}]` : ''}` +
+        (isTlsError(err) || code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? '' : ' (the client went away)'),
+    );
+  });
+  return server;
+}
+
+function peerOf(socket: Socket): string {
+  return `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
+}
+
+/** mTLS as configured: client certificates requested and unauthorized ones to be rejected. */
+function requiresClientCertificate(tls: TlsOptions): boolean {
+  return tls.requestCert === true && tls.rejectUnauthorized !== false;
+}
+
+/**
+ * Why a TLS client must be refused under mTLS (no certificate, or one the `ca` does not vouch
+ * for), or undefined when it may proceed (authorized, or mTLS not required).
+ */
+export function clientCertificateRefusal(socket: Socket, tls: TlsOptions | undefined, address: string): TlsHandshakeError | undefined {
+  if (!tls || !requiresClientCertificate(tls) || !(socket instanceof TLSSocket) || socket.authorized) return undefined;
+  const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
+  const reason = socket.authorizationError ? String(socket.authorizationError) : 'not authorized';
+  return new TlsHandshakeError(
+    address,
+    presented ? `client certificate rejected (${reason})` : 'a client certificate is required (set tls.cert and tls.key)',
+  );
+}

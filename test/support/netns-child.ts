@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { NetnsLab } from './netns-lab.js';
+
+/**
+ * A partition provider (netns-provider.ts: Nest + MsRpcServer) in a child process inside the
+ * lab's namespace, listening on the namespace's address. Only the root namespace reaches it,
+ * through the lab's veth pair.
+ */
+export interface NetnsProvider {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly address: string;
+  readonly pid: number;
+  /** SIGKILL and wait for the exit. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const MAIN = fileURLToPath(new URL('./netns-provider-main.ts', import.meta.url));
+// The swc hooks jest's transform mirrors (shared with the soak's children): the child runs the
+// TypeScript sources as they are, no `npm run build` first.
+const HOOKS = new URL('./ts-hooks.mjs', import.meta.url).href;
+const REGISTER = `data:text/javascript,${encodeURIComponent(
+  `import { register } from 'node:module'; register(${JSON.stringify(HOOKS)});`,
+)}`;
+/** Transpiling Nest and the library on a loaded 2-core box takes a few seconds. */
+const START_TIMEOUT_MS = 20_000;
+
+export function startNetnsProvider(lab: NetnsLab, name: string): Promise<NetnsProvider> {
+  // The child is plain node: jest's --experimental-vm-modules would only make it noisy.
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  // `ip netns exec` execs the command in place, so the child's pid is node's and it inherits the
+  // IPC channel's descriptor.
+  const argv = ['netns', 'exec', lab.ns, process.execPath, '--import', REGISTER, MAIN, name, lab.nsIp];
+  const child = spawn('ip', argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
+  return new Promise<NetnsProvider>((resolve, reject) => {
+    const timer = setTimeout(
+      () => fail(new Error(`namespaced provider did not report ready in ${START_TIMEOUT_MS} ms`)),
+      START_TIMEOUT_MS,
+    );
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(err);
+    };
+    child.once('error', fail);
+    child.once('exit', (code, signal) => fail(new Error(`namespaced provider exited early (${code ?? signal})`)));
+    child.once('message', (msg: { type: string; port?: number; message?: string }) => {
+      if (msg.type !== 'ready' || typeof msg.port !== 'number') {
+        return fail(new Error(`namespaced provider failed: ${msg.message}`));
+      }
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      child.removeAllListeners('error');
+      child.on('error', () => undefined);
+      resolve(handle(child, name, lab.nsIp, msg.port));
+    });
+  });
+}
+
+function handle(child: ChildProcess, name: string, host: string, port: number): NetnsProvider {
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopping: Promise<void> | undefined;
+  return {
+    name,
+    host,
+    port,
+    address: `${host}:${port}`,
+    pid: child.pid!,
+    stop: () =>
+      (stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        await exited;
+      })()),
+  };
+}
