@@ -4,7 +4,7 @@
  * lines), so a crash is reported with its stack rather than as a bare exit code.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { childEntry } from '../test/support/ts-child-entry.js';
 
 export interface FuzzServerStats {
   rss: number;
@@ -46,24 +46,8 @@ const STATS_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 5_000;
 const STDERR_KEEP = 16 * 1024;
 
-/**
- * The compiled child next to the compiled fuzz (`npm run fuzz`), or the TypeScript source run
- * through the soak's module hooks (swc, as jest compiles) when the fuzz itself runs from source.
- */
-function childEntry(): { script: string; execArgv: string[] } {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const hooks = new URL('../test/support/ts-hooks.mjs', here).href;
-    return {
-      script: fileURLToPath(new URL('./fuzz-server-main.ts', here)),
-      execArgv: ['--import', `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(hooks)})`],
-    };
-  }
-  return { script: fileURLToPath(new URL('./fuzz-server-main.js', here)), execArgv: [] };
-}
-
 export async function startFuzzServer(options: Record<string, unknown>): Promise<FuzzServer> {
-  const { script, execArgv: entryArgs } = childEntry();
+  const { script, execArgv: entryArgs } = childEntry(import.meta.url, './fuzz-server-main');
   // `node --cpu-prof --cpu-prof-dir=DIR dist/scripts/fuzz.js` profiles the server too.
   const execArgv = [...entryArgs, ...process.execArgv.filter((a) => /^--(cpu-prof|heap-prof)/.test(a))];
   const env = { ...process.env };

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { childEntry } from './ts-child-entry.js';
 import type { NetnsLab } from './netns-lab.js';
 
 /**
@@ -17,13 +17,8 @@ export interface NetnsProvider {
   stop(): Promise<void>;
 }
 
-const MAIN = fileURLToPath(new URL('./netns-provider-main.ts', import.meta.url));
-// The swc hooks jest's transform mirrors (shared with the soak's children): the child runs the
-// TypeScript sources as they are, no `npm run build` first.
-const HOOKS = new URL('./ts-hooks.mjs', import.meta.url).href;
-const REGISTER = `data:text/javascript,${encodeURIComponent(
-  `import { register } from 'node:module'; register(${JSON.stringify(HOOKS)});`,
-)}`;
+// Runs the TypeScript sources as they are (swc hooks, as jest compiles): no `npm run build` first.
+const ENTRY = childEntry(import.meta.url, './netns-provider-main');
 /** Transpiling Nest and the library on a loaded 2-core box takes a few seconds. */
 const START_TIMEOUT_MS = 20_000;
 
@@ -33,7 +28,7 @@ export function startNetnsProvider(lab: NetnsLab, name: string): Promise<NetnsPr
   delete env.NODE_OPTIONS;
   // `ip netns exec` execs the command in place, so the child's pid is node's and it inherits the
   // IPC channel's descriptor.
-  const argv = ['netns', 'exec', lab.ns, process.execPath, '--import', REGISTER, MAIN, name, lab.nsIp];
+  const argv = ['netns', 'exec', lab.ns, process.execPath, ...ENTRY.execArgv, ENTRY.script, name, lab.nsIp];
   const child = spawn('ip', argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
   return new Promise<NetnsProvider>((resolve, reject) => {
     const timer = setTimeout(

@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { childEntry } from './ts-child-entry.js';
 
 /** What the soak learns from its provider children. */
 export interface ProviderSink {
@@ -36,22 +36,6 @@ type ChildMessage =
 const START_TIMEOUT_MS = 20_000;
 /** A graceful stop drains for up to shutdownTimeout; past this much more it is killed. */
 const TERMINATE_EXTRA_MS = 5000;
-
-/**
- * Where the child's entry is: compiled JS next to the compiled soak (`npm run soak`), or the
- * TypeScript source run through ts-hooks.mjs when the soak itself runs from source (jest).
- */
-function childEntry(): { script: string; execArgv: string[] } {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const hooks = new URL('./ts-hooks.mjs', here).href;
-    return {
-      script: fileURLToPath(new URL('../../scripts/soak-provider.ts', here)),
-      execArgv: ['--import', `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(hooks)})`],
-    };
-  }
-  return { script: fileURLToPath(new URL('../../scripts/soak-provider.js', here)), execArgv: [] };
-}
 
 /**
  * One provider slot of the soak: a child process (scripts/soak-provider.ts) that can be started,
@@ -97,7 +81,7 @@ export class SoakProviderProcess {
   /** Starts a process listening on `port` (0: any free port); resolves with the bound port. */
   start(port: number): Promise<number> {
     if (this.running) return Promise.reject(new ProviderStartError(`slot ${this.slot} is already running`));
-    const { script, execArgv } = childEntry();
+    const { script, execArgv } = childEntry(import.meta.url, '../../scripts/soak-provider');
     const env = { ...process.env };
     // jest runs with --experimental-vm-modules; the child is a plain node process.
     delete env.NODE_OPTIONS;
