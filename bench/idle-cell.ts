@@ -4,8 +4,9 @@
  * connection (heapUsed after forced GCs, minus the heap before any connection) and CPU
  * (process.cpuUsage over a window of several heartbeat intervals, as % of one core).
  *
- * - ms-rpc: this project's client connections with default heartbeat settings;
- * - raw-net: plain sockets sending a 16-byte frame per heartbeat interval to the raw echo
+ * - ms-rpc: this project's client connections with default heartbeat settings (idle: one ping
+ *   per `idleHeartbeatInterval`);
+ * - raw-net: plain sockets sending a 16-byte frame per (idle) heartbeat interval to the raw echo
  *   server: what any heartbeat costs a Node server (the floor);
  * - nest-tcp: Nest has no heartbeats: silent sockets, for the heap per connection.
  */
@@ -35,7 +36,8 @@ function clientArgs(system: SystemSpec, workload: IdleConnectionsWorkload): stri
     case 'ms-rpc-call':
       return ['--mode', 'ms-rpc', ...(hb ? ['--interval', String(hb.intervalMs), '--heartbeat-timeout', String(hb.timeoutMs)] : [])];
     case 'raw-net':
-      return ['--mode', 'raw', '--interval', String(hb?.intervalMs ?? DEFAULT_CONNECTION_OPTIONS.heartbeatInterval)];
+      // The rate an idle ms-rpc connection pings at.
+      return ['--mode', 'raw', '--interval', String(hb?.intervalMs ?? DEFAULT_CONNECTION_OPTIONS.idleHeartbeatInterval)];
     case 'nest-tcp':
       return ['--mode', 'raw', '--interval', '0'];
   }

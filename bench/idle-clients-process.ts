@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   const fleet =
     values.mode === 'raw'
       ? await rawFleet(port, count, concurrency, Number(values.interval))
-      : await msRpcFleet(port, count, concurrency, values['heartbeat-timeout'] ? { heartbeatInterval: Number(values.interval), heartbeatTimeout: Number(values['heartbeat-timeout']) } : {});
+      : await msRpcFleet(port, count, concurrency, values['heartbeat-timeout'] ? { heartbeatInterval: Number(values.interval), idleHeartbeatInterval: 0, heartbeatTimeout: Number(values['heartbeat-timeout']) } : {});
   const connectMs = performance.now() - started;
 
   const closeAll = (): void => {
@@ -122,7 +122,7 @@ async function msRpcFleet(
   port: number,
   count: number,
   concurrency: number,
-  heartbeat: { heartbeatInterval?: number; heartbeatTimeout?: number },
+  heartbeat: { heartbeatInterval?: number; idleHeartbeatInterval?: number; heartbeatTimeout?: number },
 ): Promise<IdleFleet> {  // Default liveness settings (what an application gets without configuring anything) unless
   // the row says otherwise.
   const options = resolveConnectionOptions(heartbeat);
@@ -149,7 +149,8 @@ async function msRpcFleet(
     sockets,
     ready: () => connections.filter((c) => c.state === 'ready').length,
     dropped: () => dropped,
-    heartbeatIntervalMs: options.heartbeatInterval,
+    // What these idle connections ping at.
+    heartbeatIntervalMs: options.idleHeartbeatInterval || options.heartbeatInterval,
     heartbeatTimeoutMs: options.heartbeatTimeout,
     close: () => {
       for (const c of connections) c.close('bench done');

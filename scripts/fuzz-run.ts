@@ -3,6 +3,7 @@
  * clients keep calling it; then the verdict. Shared by the CI spec (test/hardening/fuzz.spec.ts)
  * and `npm run fuzz` (scripts/fuzz.ts), which print the same report.
  */
+import { DEFAULT_SERVER_OPTIONS } from '../lib/server/server-options.js';
 import { runAttack, type AttackResult } from './fuzz-attacker.js';
 import { WellFormedLoad, type WellFormedResult } from './fuzz-clients.js';
 import { CATEGORIES } from './fuzz-plan.js';
@@ -89,8 +90,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const baseline = await server.stats(true);
     load.resetLatencies();
     say(`attacking: ${options.frames} frames over ${options.connections} connections, seed ${options.seed}`);
-    const frameTimeout = Number(options.server.frameTimeout ?? 30_000);
-    const idleTimeout = Number(options.server.idleTimeout ?? 10_000);
+    const frameTimeout = Number(options.server.frameTimeout ?? DEFAULT_SERVER_OPTIONS.frameTimeout);
+    const idleTimeout = Number(options.server.idleTimeout ?? DEFAULT_SERVER_OPTIONS.idleTimeout);
     const attack = await runAttack({
       host: '127.0.0.1',
       port: server.port,

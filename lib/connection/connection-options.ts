@@ -16,14 +16,27 @@ export interface ConnectionOptions extends ClientSecurityOptions {
    */
   connectAttemptTimeout: number;
   /**
-   * Send a ping when nothing was written, or nothing was received, for this long (ms). 0 disables pings.
-   * Lowered automatically when the server announces an idle timeout it would otherwise hit.
+   * While calls are in flight: send a ping when nothing was written, or nothing was received, for
+   * this long (ms). 0 disables pings. Lowered automatically when the server announces an idle
+   * timeout it would otherwise hit.
    * @default 3000
    */
   heartbeatInterval: number;
   /**
+   * While no call is in flight: ping this often (ms). Idle connections then cost the server one
+   * ping per this interval (at 10,000 idle connections, the ping rate is all they cost), yet a dead
+   * peer is still found `heartbeatTimeout` after an unanswered ping, and a call starting on a
+   * connection quiet for over `heartbeatInterval` pings at once and fails within about
+   * `heartbeatTimeout` of its start if the peer is gone. At least `heartbeatInterval`; 0 = the same
+   * as `heartbeatInterval` (no idle pacing). Lowered like `heartbeatInterval` to fit the server's
+   * idle timeout (the server default, 60 s, leaves it three pings).
+   * @default 20000
+   */
+  idleHeartbeatInterval: number;
+  /**
    * Declare the connection dead when nothing (no pong, no data) was received for this long
-   * (ms): the socket is destroyed and every call pending on it fails at once. 0 disables.
+   * (ms) while calls are in flight, or for this long after a ping while idle: the socket is
+   * destroyed and every call pending on it fails at once. 0 disables.
    * @default 10000
    */
   heartbeatTimeout: number;
@@ -37,6 +50,7 @@ export interface ConnectionOptions extends ClientSecurityOptions {
 export const DEFAULT_CONNECTION_OPTIONS: Readonly<ConnectionOptions> = Object.freeze({
   connectAttemptTimeout: 3000,
   heartbeatInterval: 3000,
+  idleHeartbeatInterval: 20000,
   heartbeatTimeout: 10000,
   maxWriteBuffer: 64 * 1024 * 1024,
 });
@@ -57,7 +71,14 @@ export function resolveConnectionOptions(partial: Partial<ConnectionOptions> = {
   }
   checkInteger(p('connectAttemptTimeout'), o.connectAttemptTimeout, 1);
   checkInteger(p('heartbeatInterval'), o.heartbeatInterval, 0);
+  checkInteger(p('idleHeartbeatInterval'), o.idleHeartbeatInterval, 0);
   checkInteger(p('heartbeatTimeout'), o.heartbeatTimeout, 0);
+  if (o.idleHeartbeatInterval > 0 && o.idleHeartbeatInterval < o.heartbeatInterval) {
+    throw new InvalidOptionsError(
+      p('idleHeartbeatInterval'),
+      `must be at least heartbeatInterval (${o.heartbeatInterval} ms), or 0 for the same; got ${o.idleHeartbeatInterval}`,
+    );
+  }
   checkInteger(p('maxWriteBuffer'), o.maxWriteBuffer, 1024);
   if (o.heartbeatTimeout > 0 && o.heartbeatInterval > 0 && o.heartbeatTimeout <= o.heartbeatInterval) {
     throw new InvalidOptionsError(

@@ -72,12 +72,13 @@ export class Connection {
       listener.onStateChange(this, from, to, reason),
     );
     this.pending = this.newPendingCalls();
-    this.heartbeat = new ConnectionLiveness(options.heartbeatInterval, options.heartbeatTimeout, clock, {
+    this.heartbeat = new ConnectionLiveness(options, clock, {
       ping: () => void this.transport?.send({ type: MessageType.Ping, requestId: 0 }),
       dead: (idleFor) =>
         this.transport?.destroy(
           new ConnectionClosedError(this.address, `heartbeat timeout: nothing received for ${idleFor} ms`),
         ),
+      inFlight: () => this.pending.size,
     });
   }
 
@@ -169,6 +170,8 @@ export class Connection {
    */
   call(pattern: string, data: unknown, metadata: Metadata | undefined, timeoutMs: number, observer: CallObserver): number {
     const transport = this.requireTransport();
+    // Idle → active: the heartbeat may ping now and tighten its deadlines (one check per wake-up).
+    if (this.pending.size === 0) this.heartbeat.callStarted();
     const requestId = this.pending.add(pattern, timeoutMs, observer);
     try {
       transport.write(this.encodeForServer({ type: MessageType.Request, requestId, pattern, data, metadata }));
@@ -182,6 +185,7 @@ export class Connection {
   /** The caller stopped listening: forget the call and tell the server to stop its handler. */
   cancel(requestId: number): void {
     if (this.pending.take(requestId)) this.transport?.send({ type: MessageType.Cancel, requestId });
+    this.endIfDrained();
   }
 
   /** Fire-and-forget event. Throws like {@link call}. */
@@ -247,6 +251,7 @@ export class Connection {
         return;
       case MessageType.End:
         this.pending.take(message.requestId)?.onEnd(message.hasData, message.data);
+        this.endIfDrained();
         return;
       case MessageType.Error:
         if (this.machine.state === 'connecting') {
@@ -262,6 +267,7 @@ export class Connection {
               ? new ServerBusyError(this.address, message.error.message ?? 'too many requests in flight')
               : message.error,
           );
+        this.endIfDrained();
         return;
       case MessageType.Pong:
         return;
@@ -283,18 +289,19 @@ export class Connection {
     const observer = this.pending.take(frame.requestId);
     if (observer) observer.onError(error);
     else this.logger.warn(`${this.address}: dropped an undecodable ${MessageType[frame.type]} frame: ${error.message}`);
+    this.endIfDrained();
   }
 
   private onHello(settings: HelloSettings): void {
     this.serverSettings = settings;
+    const { interval, idleInterval } = this.heartbeat.applyHello(settings);
+    // The idle interval is a saving the server's window bounds: lowering it alone is routine.
     const configured = this.options.heartbeatInterval;
-    const interval = this.heartbeat.applyHello(settings);
-    if (interval !== configured) {
-      this.logger.warn(
-        `${this.address}: server closes idle connections after ${settings.idleTimeoutMs} ms; ` +
-          `heartbeatInterval ${configured} ms adapted to ${interval} ms for this connection`,
-      );
-    }
+    const message =
+      `${this.address}: server closes idle connections after ${settings.idleTimeoutMs} ms; ` +
+      `heartbeatInterval ${configured} ms adapted to ${interval} ms (idle: ${idleInterval} ms) for this connection`;
+    if (interval !== configured) this.logger.warn(message);
+    else if (idleInterval !== this.heartbeat.configuredIdleInterval) this.logger.debug?.(message);
     if (this.machine.state === 'connecting') this.onHandshakeDone();
   }
 
@@ -313,7 +320,15 @@ export class Connection {
     this.goAwayReason = reason;
     this.logger.log(`${this.address}: server is draining (${reason}); no new calls on this connection`);
     this.listener.onGoAway?.(this, reason);
-    if (this.pending.size === 0) this.transport?.end();
+    this.endIfDrained();
+  }
+
+  /**
+   * After a GoAway, the client closes once its last call settled: the server keeps answering
+   * until then (calls written before the GoAway arrived) and waits for this end, not the reverse.
+   */
+  private endIfDrained(): void {
+    if (this.goAwayReason !== undefined && this.pending.size === 0) this.transport?.end();
   }
 
   private onTransportClosed(error: Error | undefined): void {
@@ -354,6 +369,7 @@ export class Connection {
       observer.onError(new RpcTimeoutError(pattern, timeoutMs, { address: this.address }));
       // Tell the server to stop working on an answer nobody waits for.
       this.transport?.send({ type: MessageType.Cancel, requestId });
+      this.endIfDrained();
     }, this.clock);
   }
 

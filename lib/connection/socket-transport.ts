@@ -59,6 +59,8 @@ export class SocketTransport {
   private queuedLarge = false;
   private flushScheduled = false;
   private closed = false;
+  /** end() was called: nothing more is written, the socket closes once the peer ends too. */
+  private ended = false;
   private closeError: Error | undefined;
   /** Frames decoded so far (well-formed or not): tells a new incomplete frame from the same one. */
   private framesIn = 0;
@@ -115,7 +117,9 @@ export class SocketTransport {
 
   /** Queues an already-encoded frame. */
   write(frame: Buffer): boolean {
-    if (this.closed) return false;
+    // After end() the socket only waits for the peer's FIN: a late heartbeat ping must not turn a
+    // clean close into a write-after-end error.
+    if (this.closed || this.ended) return false;
     (this.queue ??= []).push(frame);
     this.queuedBytes += frame.length;
     if (frame.length >= FLUSH_BYTES) this.queuedLarge = true;
@@ -153,7 +157,8 @@ export class SocketTransport {
 
   /** Flushes what is queued, then closes gracefully. */
   end(): void {
-    if (this.closed) return;
+    if (this.closed || this.ended) return;
+    this.ended = true;
     this.flush();
     this.socket.end();
   }

@@ -6,10 +6,14 @@ import { MsRpcError } from './ms-rpc-error.js';
  */
 export class ServerBusyError extends MsRpcError {
   constructor(
-    readonly address: string,
+    /**
+     * The provider, as the client dialled it. Undefined in the refusing server's own error: that
+     * one crosses the wire, and the client's error built from it names the address it knows.
+     */
+    readonly address: string | undefined,
     detail = 'too many requests in flight',
   ) {
-    super('ERR_SERVER_BUSY', `Provider ${address} is busy: ${detail}`);
+    super('ERR_SERVER_BUSY', address === undefined ? `server busy: ${detail}` : `Provider ${address} is busy: ${detail}`);
   }
 }
 

@@ -92,9 +92,18 @@ export class MsRpcModule {
   static createServer(app: INestApplicationContext, options: Partial<MsRpcServerOptions> = {}): MsRpcServer {
     const moduleOptions = app.get<ResolvedMsRpcModuleOptions>(MS_RPC_MODULE_OPTIONS, { strict: false });
     const registry = app.get<Registry | null>(MS_RPC_REGISTRY, { strict: false });
-    const { connectAttemptTimeout, heartbeatInterval, heartbeatTimeout, connectionsPerProvider, tls, authToken, ...protocol } =
-      moduleOptions.channel;
+    const {
+      connectAttemptTimeout,
+      heartbeatInterval,
+      idleHeartbeatInterval,
+      heartbeatTimeout,
+      connectionsPerProvider,
+      tls,
+      authToken,
+      ...protocol
+    } = moduleOptions.channel;
     void connectAttemptTimeout;
+    void idleHeartbeatInterval;
     void heartbeatTimeout;
     void connectionsPerProvider;
     void tls;

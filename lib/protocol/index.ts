@@ -3,6 +3,7 @@ export * from './frame-encoder.js';
 export * from './frame-decoder.js';
 export * from './message.js';
 export * from './message-codec.js';
+export type { WireError } from './wire-error.js';
 export * from './protocol-options.js';
 export type { Serializer, SerializerName } from './serializer.js';
 export type { Compressor, CompressionName } from './compressor.js';

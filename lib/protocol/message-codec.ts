@@ -12,6 +12,7 @@ import { MsgPackSerializer } from './msgpack-serializer.js';
 import { PatternCache } from './pattern-cache.js';
 import { ProtocolOptions } from './protocol-options.js';
 import { Serializer } from './serializer.js';
+import { toWireError } from './wire-error.js';
 
 /** u16 pattern length + u32 metadata length. */
 const ROUTE_PREFIX = 6;
@@ -257,17 +258,6 @@ export class MessageCodec {
     }
   }
 
-}
-
-/** Errors cross the wire as plain objects, the way Nest's transports deliver them. */
-function toWireError(error: unknown): unknown {
-  if (error instanceof Error) {
-    const plain: Record<string, unknown> = { status: 'error', message: error.message, name: error.name };
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === 'string') plain.code = code;
-    return plain;
-  }
-  return error === undefined ? { status: 'error', message: 'Unknown error' } : error;
 }
 
 function parseMetadata(value: unknown): Metadata {

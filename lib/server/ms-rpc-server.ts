@@ -15,15 +15,13 @@ import { TokenAuthenticator } from '../security/token-authenticator.js';
 import { EndHook, HandlerDispatch, StartHook } from './handler-dispatch.js';
 import { IdleSweep } from '../liveness/idle-sweep.js';
 import { InFlightRequest, RequestDispatcher, ServerConnection, ServerConnectionOptions } from './server-connection.js';
+import { ServerConnections } from './server-connections.js';
 import { MsRpcServerOptions, resolveServerOptions } from './server-options.js';
 
 /** Identifies this transport to Nest (`transportId`), e.g. in processing hooks. */
 export const MS_RPC_TRANSPORT = Symbol('nestjs-ms-rpc');
 
 export type MsRpcServerStatus = 'connected' | 'disconnected';
-
-/** At most one "connections refused" warning per this period, however hard the server is flooded. */
-const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 /**
  * The Nest transport strategy: `NestFactory.createMicroservice(AppModule, { strategy: new MsRpcServer(opts) })`.
@@ -38,8 +36,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   private readonly admission: RequestAdmission;
   /** Calls, errors and latency per pattern served here (undefined with `metrics: false`). */
   readonly metrics: RpcMetrics | undefined;
-  private readonly connections = new Set<ServerConnection>();
-  private refused = 0;
+  private readonly connections: ServerConnections;
   private readonly pendingListeners: Array<[string, (...args: unknown[]) => void]> = [];
   private server: NetServer | undefined;
   /** Checks client tokens when `auth` is configured. */
@@ -53,8 +50,6 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
    */
   private readonly handlerCache = new Map<string, MessageHandler>();
   private readonly startedAt = Date.now();
-  /** Set while close() waits for the last connection to end. */
-  private drained: (() => void) | undefined;
   /** Nest's own start hook (it only calls `done`), to tell when a user installed another. */
   private readonly defaultStartHook: StartHook | undefined;
   /** Requests and events → Nest handlers → frames. */
@@ -88,6 +83,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     this.idleSweep = this.options.idleTimeout > 0 ? new IdleSweep(this.options.idleTimeout, clock) : undefined;
     this.admission = new RequestAdmission(this.options.maxConcurrentRequests);
     this.metrics = this.options.metrics ? new RpcMetrics() : undefined;
+    this.connections = new ServerConnections(this.logger, clock);
     // Nest's base class never does this itself (see the Nest 12 contract notes).
     this.initializeSerializer(options as never);
     this.initializeDeserializer(options as never);
@@ -116,7 +112,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   listen(callback: (err?: unknown, ...rest: unknown[]) => void): void {
     const server = createRpcListener(this.options, (socket) => this.accept(socket), this.logger);
     this.server = server;
-    this.limitConnections(server);
+    this.connections.limit(server, this.options.maxConnections);
     for (const [event, listener] of this.pendingListeners) server.on(event, listener);
     const onError = (err: Error) => {
       this._status$.next('disconnected');
@@ -184,35 +180,12 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
 
   /** Connections refused since listening because `maxConnections` were open. */
   get refusedConnections(): number {
-    return this.refused;
+    return this.connections.refusedCount;
   }
 
   onClosed(connection: ServerConnection, _error: Error | undefined): void {
     // The connection logged why it closed.
-    this.connections.delete(connection);
-    if (this.connections.size === 0) this.drained?.();
-  }
-
-  /**
-   * `maxConnections` through the listener itself: Node closes a socket over the limit as soon as
-   * the kernel hands it over, before any TLS handshake, Nest or protocol state exists for it.
-   * Refusals are logged at most once per REFUSAL_LOG_INTERVAL_MS, with their count.
-   */
-  private limitConnections(server: NetServer): void {
-    const max = this.options.maxConnections;
-    if (max === 0) return;
-    server.maxConnections = max;
-    let unlogged = 0;
-    let loggedAt = Number.NEGATIVE_INFINITY;
-    server.on('drop', () => {
-      this.refused++;
-      unlogged++;
-      const now = this.clock.now();
-      if (now - loggedAt < REFUSAL_LOG_INTERVAL_MS) return;
-      this.logger.warn(`refused ${unlogged} connection(s): maxConnections (${max}) are open`);
-      loggedAt = now;
-      unlogged = 0;
-    });
+    this.connections.closed(connection);
   }
 
   private accept(socket: import('node:net').Socket): void {
@@ -232,7 +205,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       this.logger,
       this.clock,
     );
-    if (connection.isOpen) this.connections.add(connection);
+    this.connections.add(connection);
   }
 
   /** What every connection shares, built at the first accept (the port is known by then). */
@@ -297,18 +270,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     // Deregister first: consumers stop discovering us before we stop accepting.
     await this.registration?.stop();
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const connection of this.connections) connection.goAway('server shutting down');
-    if (this.connections.size > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = this.clock.setTimeout(resolve, this.options.shutdownTimeout);
-        this.drained = () => {
-          this.clock.clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.drained = undefined;
-    }
-    for (const connection of [...this.connections]) connection.destroy();
+    await this.connections.drain('server shutting down', this.options.shutdownTimeout);
     this.idleSweep?.close();
     await stopped;
     this._status$.next('disconnected');

@@ -1,3 +1,5 @@
+import { ServerBusyError } from '../errors/server-busy-error.js';
+
 /**
  * Counts the requests a server is working on, across all its connections, and refuses new
  * ones above the limit — answered at once with a busy error instead of queueing without
@@ -5,9 +7,16 @@
  */
 export class RequestAdmission {
   private active = 0;
+  /**
+   * What a refused request is answered with. One per server, not one per refusal: an overloaded
+   * server refuses a lot, and only its name, code and message cross the wire.
+   */
+  readonly refusal: ServerBusyError;
 
   /** `limit` 0 means unlimited. */
-  constructor(readonly limit: number) {}
+  constructor(readonly limit: number) {
+    this.refusal = new ServerBusyError(undefined, `${limit} requests in flight`);
+  }
 
   get inFlight(): number {
     return this.active;

@@ -11,26 +11,13 @@ import type { IdleSweep, IdleSweepMember } from '../liveness/idle-sweep.js';
 import { CodecId, Frame, MessageType } from '../protocol/frame-header.js';
 import { EventMessage, HelloSettings, Message, RequestMessage } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
+import { plainError } from '../protocol/wire-error.js';
 import { ActivitySink, SocketTransport, TransportListener } from '../connection/socket-transport.js';
-import type { RequestAdmission } from './request-admission.js';
+import { InFlightRequest, InFlightRequests, isAdmitted, RequestBookkeeping } from './in-flight-requests.js';
 import { HandshakeOwner, ServerHandshake } from './server-handshake.js';
 import type { TokenAuthenticator } from '../security/token-authenticator.js';
-import type { RpcCallToken } from '../metrics/metric-series.js';
-import type { RpcMetrics } from '../metrics/rpc-metrics.js';
 
-/** Handle on one in-flight request, given to the dispatcher. */
-export interface InFlightRequest {
-  readonly requestId: number;
-  readonly codec: CodecId;
-  /** Set when the client cancels or the connection closes: the handler's stream must stop. */
-  onCancel?: () => void;
-  /** Metrics bookkeeping, when the server collects metrics. */
-  metricsToken?: RpcCallToken;
-  startedAt?: number;
-}
-
-/** How a request ended, for metrics. */
-type Outcome = { error: unknown } | 'ok' | 'cancelled';
+export type { InFlightRequest };
 
 /** Where a server connection sends what it cannot handle itself (the Nest server). */
 export interface RequestDispatcher {
@@ -39,12 +26,8 @@ export interface RequestDispatcher {
   onClosed(connection: ServerConnection, error: Error | undefined): void;
 }
 
-export interface ServerConnectionOptions {
-  /** Shared by every connection of a server: the concurrent request limit. */
-  admission: RequestAdmission;
-  /** The server's metrics (per pattern; `metricsLabel` as the provider label). */
-  metrics?: RpcMetrics;
-  metricsLabel?: string;
+/** Shared by every connection of a server (one object: heap per idle connection). */
+export interface ServerConnectionOptions extends RequestBookkeeping {
   idleTimeout: number;
   /**
    * Shared by every connection of a server: closes connections whose reader was idle for
@@ -73,9 +56,9 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
   private readonly transport: SocketTransport;
   /**
    * Created by the first request: a connection that only ever sees pings (most of an idle
-   * fleet) never pays for a Map. See {@link inFlight}.
+   * fleet) never pays for the Map. See {@link inFlight}.
    */
-  private requests: Map<number, InFlightRequest> | undefined;
+  private requests: InFlightRequests | undefined;
   private goingAway = false;
   private readonly frameDeadline: FrameDeadline;
   private readonly handshake: ServerHandshake;
@@ -109,9 +92,9 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
     return { idleTimeoutMs: this.options.idleTimeout, maxFrameSize: this.codec.maxFrameSize };
   }
 
-  /** The in-flight requests by id (the Map is created on first use). */
-  private get inFlight(): Map<number, InFlightRequest> {
-    return (this.requests ??= new Map());
+  /** The in-flight requests by id (created on first use). */
+  private get inFlight(): InFlightRequests {
+    return (this.requests ??= new InFlightRequests(this.options));
   }
 
   /** ActivitySink: a chunk arrived. One store; the idle sweep reads it. */
@@ -158,28 +141,25 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
 
   /** Still awaiting its answer: not finished, cancelled, or dropped with the connection. */
   isActive(request: InFlightRequest): boolean {
-    return this.inFlight.get(request.requestId) === request;
+    return this.requests?.get(request.requestId) === request;
   }
 
   /** Sends one frame of a response stream. Returns false once the request is finished or gone. */
   respond(request: InFlightRequest, message: Message): boolean {
-    if (this.inFlight.get(request.requestId) !== request) return false;
+    const requests = this.requests;
+    if (requests?.get(request.requestId) !== request) return false;
     const terminal = message.type === MessageType.End || message.type === MessageType.Error;
-    if (terminal) this.forget(request.requestId, message.type === MessageType.End ? 'ok' : { error: (message as { error?: unknown }).error });
+    if (terminal) requests.finish(request.requestId, message.type === MessageType.End ? 'ok' : { error: (message as { error?: unknown }).error });
     try {
       this.sendWithinClientLimit(message, request.codec);
     } catch (err) {
       // The answer cannot be sent (too large, unserializable): the caller gets a typed error
       // instead of waiting for its timeout, and the stream is over.
-      this.forget(request.requestId, { error: err });
+      requests.finish(request.requestId, { error: err });
       request.onCancel?.();
-      this.transport.send(
-        { type: MessageType.Error, requestId: request.requestId, error: errorPayload(err) },
-        request.codec,
-      );
+      this.transport.send({ type: MessageType.Error, requestId: request.requestId, error: plainError(err) }, request.codec);
       return false;
     }
-    if (this.goingAway && this.inFlight.size === 0) this.transport.end();
     return !terminal;
   }
 
@@ -198,7 +178,13 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
     this.transport.write(frame);
   }
 
-  /** Announces draining; the socket ends once in-flight requests are answered. */
+  /**
+   * Announces draining. The server keeps reading and answering, and leaves closing to the client
+   * (it ends its socket once its last call settles; see Connection): a request it wrote before
+   * the GoAway reached it is still on its way, and ending here would drop its answer (an
+   * idempotent call would run twice, another fail after it ran). The owner destroys connections
+   * still open after its `shutdownTimeout` (clients that never close).
+   */
   goAway(reason: string): void {
     if (!this.handshake.isOpen) {
       // Not authenticated: nothing to drain, and nothing to tell a stranger.
@@ -208,7 +194,6 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
     if (this.goingAway || !this.transport.isOpen) return;
     this.goingAway = true;
     this.transport.send({ type: MessageType.GoAway, reason });
-    if (this.inFlight.size === 0) this.transport.end();
   }
 
   destroy(error?: Error): void {
@@ -224,41 +209,10 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
     }
     switch (message.type) {
       case MessageType.Request: {
-        if (this.inFlight.has(message.requestId)) {
-          this.transport.send(
-            {
-              type: MessageType.Error,
-              requestId: message.requestId,
-              error: { status: 'error', message: `Duplicate request id ${message.requestId}` },
-            },
-            codec,
-          );
-          return;
-        }
-        if (!this.options.admission.tryAcquire()) {
-          this.transport.send(
-            {
-              type: MessageType.Error,
-              requestId: message.requestId,
-              error: {
-                status: 'error',
-                code: 'ERR_SERVER_BUSY',
-                name: 'ServerBusyError',
-                message: `server busy: ${this.options.admission.limit} requests in flight`,
-              },
-            },
-            codec,
-          );
-          return;
-        }
-        const request: InFlightRequest = { requestId: message.requestId, codec };
-        const metrics = this.options.metrics;
-        if (metrics) {
-          request.metricsToken = metrics.callStarted(message.pattern);
-          request.startedAt = performance.now();
-        }
-        this.inFlight.set(message.requestId, request);
-        this.dispatcher.onRequest(this, message, request);
+        const admitted = this.inFlight.admit(message.requestId, message.pattern, codec);
+        if (isAdmitted(admitted)) this.dispatcher.onRequest(this, message, admitted);
+        // Refused (busy, duplicate id): the codec's wire mapper makes the error a plain object.
+        else this.transport.send({ type: MessageType.Error, requestId: message.requestId, error: admitted }, codec);
         return;
       }
       case MessageType.Event:
@@ -272,15 +226,9 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
         return;
       case MessageType.Pong:
         return;
-      case MessageType.Cancel: {
-        const request = this.inFlight.get(message.requestId);
-        if (request) {
-          this.forget(message.requestId, 'cancelled');
-          request.onCancel?.();
-        }
-        if (this.goingAway && this.inFlight.size === 0) this.transport.end();
+      case MessageType.Cancel:
+        this.requests?.finish(message.requestId, 'cancelled')?.onCancel?.();
         return;
-      }
       default:
         this.transport.destroy(
           new ProtocolError(this.remoteAddress, `client sent a ${MessageType[message.type]} frame, which only servers send`),
@@ -310,35 +258,12 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
     this.transport.destroy(new FrameTimeoutError(this.remoteAddress, elapsed, this.frameDeadline.limitMs, buffered));
   }
 
-  /** Ends tracking of a request: frees its admission slot and records its outcome, exactly once. */
-  private forget(requestId: number, outcome: Outcome): void {
-    const request = this.inFlight.get(requestId);
-    if (!request) return;
-    this.inFlight.delete(requestId);
-    this.options.admission.release();
-    this.record(request, outcome);
-  }
-
-  private record(request: InFlightRequest, outcome: Outcome): void {
-    const metrics = this.options.metrics;
-    const token = request.metricsToken;
-    if (!metrics || !token) return;
-    const label = this.options.metricsLabel ?? 'self';
-    const elapsed = performance.now() - (request.startedAt ?? 0);
-    if (outcome === 'ok') metrics.callSucceeded(token, label, elapsed);
-    else if (outcome === 'cancelled') metrics.callCancelled(token);
-    else metrics.callFailed(token, label, elapsed, outcome.error);
-  }
-
   /** TransportListener: a frame whose body could not be decoded. */
   onBadFrame(frame: Frame, error: MsRpcError): void {
     if (this.handshake.onBadFrame()) return;
     this.reportFault(`undecodable ${MessageType[frame.type]} frame`, error);
-    if (frame.type === MessageType.Request && !this.inFlight.has(frame.requestId)) {
-      this.transport.send(
-        { type: MessageType.Error, requestId: frame.requestId, error: errorPayload(error) },
-        frame.codec,
-      );
+    if (frame.type === MessageType.Request && !this.requests?.has(frame.requestId)) {
+      this.transport.send({ type: MessageType.Error, requestId: frame.requestId, error }, frame.codec);
     }
   }
 
@@ -353,21 +278,7 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
       // Idle timeouts and resets: clients going away, not faults.
       this.logger.debug?.(`${this.remoteAddress} closed: ${error.message}`);
     }
-    const cancelled = [...this.inFlight.values()];
-    this.inFlight.clear();
-    this.options.admission.release(cancelled.length);
-    for (const request of cancelled) this.record(request, 'cancelled');
-    for (const request of cancelled) request.onCancel?.();
+    this.requests?.cancelAll();
     this.dispatcher.onClosed(this, error);
   }
-}
-
-function errorPayload(err: unknown): Record<string, unknown> {
-  const e = err as { message?: unknown; code?: unknown; name?: unknown };
-  return {
-    status: 'error',
-    message: typeof e?.message === 'string' ? e.message : String(err),
-    ...(typeof e?.code === 'string' ? { code: e.code } : {}),
-    ...(typeof e?.name === 'string' ? { name: e.name } : {}),
-  };
 }

@@ -27,9 +27,12 @@ export interface MsRpcServerOptions extends ProtocolOptions, ServerSecurityOptio
   port: number;
   /**
    * Close a connection whose reader has been idle (no request, no ping) for this long, in ms.
-   * Announced to clients in the Hello frame so they ping often enough. 0 disables.
-   * Must exceed `clientHeartbeatInterval`.
-   * @default 10000
+   * Announced to clients in the Hello frame so they ping often enough: a client whose
+   * `heartbeatInterval` or `idleHeartbeatInterval` exceeds half of it pings every third of it
+   * instead. The default leaves idle clients (a ping every 20 s) three pings per window, as
+   * Dubbo (60 s / 180 s) and Jupiter (30 s / 60 s) do, and cuts a silent client after a minute.
+   * Must exceed `clientHeartbeatInterval`. 0 disables.
+   * @default 60000
    */
   idleTimeout: number;
   /**
@@ -38,15 +41,17 @@ export interface MsRpcServerOptions extends ProtocolOptions, ServerSecurityOptio
    * peer dribbling a frame one byte at a time (slowloris) would hold its connection and buffer
    * forever. Checked as bytes arrive (no timer per frame); a peer that stops sending altogether is
    * cut by `idleTimeout`. The default leaves a frame of the default 8 MiB `maxFrameSize` about
-   * 280 KB/s, and is three idle timeouts: a client whose frame takes that long has long been
-   * declared dead by its own heartbeat timeout anyway. 0 disables.
+   * 280 KB/s, and is three client heartbeat timeouts: a client whose frame takes that long has long
+   * been declared dead by its own heartbeat timeout anyway. 0 disables.
    * @default 30000
    */
   frameTimeout: number;
   /**
-   * The heartbeat interval (ms) this server's clients are expected to use; `idleTimeout` must
-   * exceed it or healthy idle clients get cut. Lower it only with clients configured (or adapted
-   * through the Hello) to ping that often, e.g. for fast idle detection in tests.
+   * The shortest heartbeat interval (ms) this server's clients are expected to use (their active
+   * `heartbeatInterval`; clients adapt both intervals to a third of `idleTimeout` when it is
+   * shorter than twice theirs). `idleTimeout` must exceed it: a server that asks for pings faster
+   * than that is a misconfiguration. Lower it only with clients configured to ping that often,
+   * e.g. for fast idle detection in tests.
    * @default 3000 (the client's default heartbeatInterval)
    */
   clientHeartbeatInterval: number;
@@ -131,7 +136,7 @@ export interface MsRpcServerOptions extends ProtocolOptions, ServerSecurityOptio
 export const DEFAULT_SERVER_OPTIONS: Readonly<MsRpcServerOptions> = Object.freeze({
   host: '127.0.0.1',
   port: 0,
-  idleTimeout: 10000,
+  idleTimeout: 60000,
   frameTimeout: 30000,
   clientHeartbeatInterval: DEFAULT_CONNECTION_OPTIONS.heartbeatInterval,
   shutdownTimeout: 10000,

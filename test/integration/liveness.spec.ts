@@ -122,6 +122,70 @@ describe('liveness on loopback', () => {
     expect(states.filter((s) => s.to === 'transient-failure')).toEqual([]);
   });
 
+  describe('idle pacing (idleHeartbeatInterval)', () => {
+    const IDLE_INTERVAL = 600;
+    const idleClient = (port: number, extra: Parameters<typeof testClient>[1] = {}) =>
+      client(port, {
+        idleHeartbeatInterval: IDLE_INTERVAL,
+        timeout: 5000,
+        connectAttemptTimeout: 300,
+        backoff: { ...FAST_LIVENESS.backoff, maxAttempts: 0 },
+        ...extra,
+      });
+
+    it('an idle connection stays up while quiet, and a provider SIGSTOPped while idle is found within idleHeartbeatInterval + heartbeatTimeout', async () => {
+      const child: ChildProvider = later(await startChildProvider());
+      const { client: c, states } = idleClient(child.port);
+      await c.connect();
+      await expect(firstValueFrom(c.send('echo', 'warm'))).resolves.toBe('warm');
+      // Quiet for three idle intervals and a half: nothing read for far longer than heartbeatTimeout,
+      // and the pause lands between two idle pings.
+      await sleep(3.5 * IDLE_INTERVAL);
+      expect(states.filter((s) => s.to === 'transient-failure')).toEqual([]);
+      child.pause();
+      const pausedAt = performance.now();
+      const lost = await waitUntil(() => states.find((s) => s.to === 'transient-failure')!, IDLE_INTERVAL + heartbeatTimeout + 3000, 'the idle loss');
+      const detection = lost.at - pausedAt;
+      expect(lost.reason?.message).toContain('heartbeat timeout');
+      // The next idle ping goes out within IDLE_INTERVAL of the pause; it is dead heartbeatTimeout later.
+      expect(detection).toBeGreaterThanOrEqual(heartbeatTimeout - 50);
+      expect(detection).toBeLessThan(IDLE_INTERVAL + heartbeatTimeout + 700);
+      child.resume();
+      console.info(`[liveness] idle connection, provider SIGSTOPped: lost ${Math.round(detection)} ms after the pause (idle ${IDLE_INTERVAL} + timeout ${heartbeatTimeout} ms)`);
+    });
+
+    it('a call on a quiet healthy connection pings first and succeeds on it (no false verdict)', async () => {
+      const child: ChildProvider = later(await startChildProvider());
+      const { client: c, states } = idleClient(child.port);
+      await c.connect();
+      await expect(firstValueFrom(c.send('echo', 'warm'))).resolves.toBe('warm');
+      for (let i = 0; i < 3; i++) {
+        // Quiet for longer than heartbeatTimeout, then a call whose answer takes most of it.
+        await sleep(heartbeatTimeout + 150);
+        await expect(firstValueFrom(c.send('delay', { ms: heartbeatTimeout - 100, value: i }))).resolves.toBe(i);
+      }
+      expect(states.filter((s) => s.to === 'transient-failure')).toEqual([]);
+    });
+
+    it('a call on an idle connection to a provider SIGSTOPped since fails typed within about heartbeatTimeout of its start', async () => {
+      const child: ChildProvider = later(await startChildProvider());
+      // Idle pings far apart: only the ping at the call's start can find the loss this fast.
+      const { client: c } = idleClient(child.port, { idleHeartbeatInterval: 30_000 });
+      await c.connect();
+      await expect(firstValueFrom(c.send('echo', 'warm'))).resolves.toBe('warm');
+      await sleep(heartbeatTimeout + 150);
+      child.pause();
+      await sleep(100);
+      const result = await timed(firstValueFrom(c.send('echo', 'into the void')));
+      expect(result.error).toBeInstanceOf(ConnectionClosedError);
+      expect((result.error as Error).message).toContain('heartbeat timeout');
+      expect(result.ms).toBeGreaterThanOrEqual(heartbeatTimeout - 50);
+      expect(result.ms).toBeLessThan(heartbeatTimeout + 700);
+      child.resume();
+      console.info(`[liveness] call on an idle connection to a SIGSTOPped provider: failed after ${Math.round(result.ms)} ms (heartbeatTimeout ${heartbeatTimeout}, idle pings every 30 s)`);
+    });
+  });
+
   it('the server closes a client that connects and never sends anything after idleTimeout', async () => {
     const provider: TestProvider = later(await startTestProvider({ idleTimeout: 400, clientHeartbeatInterval: 100 }));
     const socket = netConnect({ host: '127.0.0.1', port: provider.port });

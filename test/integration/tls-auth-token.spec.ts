@@ -171,7 +171,7 @@ describe('token authentication and the client Hello', () => {
     const r = await peer(p);
     r.send(hello(TOKEN), request(5));
     await waitUntil(() => r.received.length === 2, 2000, 'the Hello and the answer');
-    expect(r.received[0]).toMatchObject({ type: MessageType.Hello, settings: { idleTimeoutMs: 10000 } });
+    expect(r.received[0]).toMatchObject({ type: MessageType.Hello, settings: { idleTimeoutMs: 60000 } });
     expect(r.received[1]).toEqual({ type: MessageType.End, requestId: 5, hasData: true, data: 'sneaky' });
     expect(p.handlers.invocations).toEqual(['echo']);
   });

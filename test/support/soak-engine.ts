@@ -74,6 +74,9 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         timeout: o.callTimeoutMs,
         heartbeatInterval: o.heartbeatIntervalMs,
         heartbeatTimeout: o.heartbeatTimeoutMs,
+        // Connections the load leaves idle for a while (a provider the balancer skips) keep being
+        // probed by idle pings within the soak's time scale, not only when the next call arrives.
+        idleHeartbeatInterval: 3 * o.heartbeatIntervalMs,
         retries: SOAK_RETRIES,
         idempotentPatterns: [SOAK_PATTERNS.read],
       },
