@@ -5,7 +5,8 @@
  */
 import { echoResults, formatBytes, formatUs, ratio, type CellResult, type EchoCellResult, type IdleCellResult } from './report.js';
 
-export type Verdict = 'PASS' | 'FAIL' | 'not run';
+/** `info`: a context row, not one of the issue's targets (no pass/fail). */
+export type Verdict = 'PASS' | 'FAIL' | 'info' | 'not run';
 
 export interface TargetCheck {
   readonly target: string;
@@ -13,7 +14,7 @@ export interface TargetCheck {
   readonly verdict: Verdict;
 }
 
-type Check = (results: readonly CellResult[]) => { measured: string; pass: boolean } | undefined;
+type Check = (results: readonly CellResult[]) => { measured: string; pass?: boolean } | undefined;
 
 function echo(results: readonly CellResult[], workload: string, system: string): EchoCellResult | undefined {
   const r = echoResults(results).find((x) => x.workload === workload && x.system === system);
@@ -94,13 +95,14 @@ const TARGETS: readonly [string, Check][] = [
     },
   ],
   [
-    // Not the default settings: how the same target looks with 10 s heartbeats (see workloads.ts).
-    'idle 10k conns, 10 s heartbeats: CPU <= 2 % of one core',
+    // Not the default settings, so not a target: what every idle connection pinging each 10 s
+    // costs (see workloads.ts), next to the raw floor for the same ping rate.
+    'idle 10k conns, 10 s heartbeats (context): CPU, % of one core',
     (results) => {
       const m = idle(results, 'ms-rpc', 'idle 10k conns hb 10s')?.idle;
       const floor = idle(results, 'raw-net', 'idle 10k conns hb 10s')?.idle;
       const raw = floor ? `; raw-net echo of the same heartbeats ${floor.cpuPercent.toFixed(2)} %` : '';
-      return m && { measured: `${m.cpuPercent.toFixed(2)} % (${Math.round(m.pongsPerSec)} pongs/s)${raw}`, pass: m.cpuPercent <= 2 };
+      return m && { measured: `${m.cpuPercent.toFixed(2)} % (${Math.round(m.pongsPerSec)} pongs/s)${raw}` };
     },
   ],
 ];
@@ -109,7 +111,8 @@ export function checkTargets(results: readonly CellResult[]): TargetCheck[] {
   return TARGETS.map(([target, check]) => {
     const outcome = check(results);
     if (!outcome) return { target, measured: '-', verdict: 'not run' as const };
-    return { target, measured: outcome.measured, verdict: outcome.pass ? 'PASS' : 'FAIL' };
+    const verdict: Verdict = outcome.pass === undefined ? 'info' : outcome.pass ? 'PASS' : 'FAIL';
+    return { target, measured: outcome.measured, verdict };
   });
 }
 
