@@ -1,4 +1,9 @@
+import { EventEmitter } from 'node:events';
+import type { Connection } from '../connection/connection.js';
 import type { ConnectionState } from '../connection/connection-state.js';
+import type { Directory } from '../directory/directory.js';
+import type { RpcMetrics } from '../metrics/rpc-metrics.js';
+import type { ProviderRouter } from './provider-router.js';
 
 /** Events emitted through `client.on(event, listener)`. */
 export interface MsRpcClientEvents {
@@ -13,3 +18,65 @@ export interface MsRpcClientEvents {
 }
 
 export type MsRpcClientStatus = 'connected' | 'disconnected';
+
+/**
+ * A client's status and the events it emits about its providers. A shared channel cache reports
+ * every client's connections: only this client's providers count here.
+ */
+export class ClientEvents {
+  private readonly emitter = new EventEmitter();
+  private status: MsRpcClientStatus = 'disconnected';
+
+  constructor(
+    private readonly directory: Directory,
+    private readonly router: ProviderRouter,
+    private readonly metrics: RpcMetrics | undefined,
+    /** Publishes a status change (the client's `status` observable). */
+    private readonly publish: (status: MsRpcClientStatus) => void,
+  ) {}
+
+  on(event: string, callback: (...args: unknown[]) => void): void {
+    this.emitter.on(event, callback);
+  }
+
+  /** A provider joined the instance cache. */
+  providerAdded(): void {
+    // A shared cache may hand over a connection that is already ready: no state change
+    // will follow, so the status must be updated here.
+    if (this.status !== 'connected' && this.router.readyProviderCount() > 0) this.setStatus('connected');
+  }
+
+  /** A registry error, already logged. */
+  registryError(err: Error): void {
+    // An EventEmitter throws on an 'error' nobody listens to: report it only to listeners.
+    if (this.emitter.listenerCount('error') > 0) this.emitter.emit('error', err);
+  }
+
+  onStateChange(connection: Connection, from: ConnectionState, to: ConnectionState, reason?: Error): void {
+    if (!this.directory.get(connection.address) && to !== 'closed') return;
+    this.metrics?.connectionStateChanged(connection, connection.address, from, to, reason);
+    this.emitter.emit('connection-state', { address: connection.address, from, to, reason });
+    if (to === 'ready') this.router.onAvailable();
+    else if (to === 'transient-failure' && connection.rejection) this.router.onRejected();
+    this.setStatus(this.router.readyProviderCount() > 0 ? 'connected' : 'disconnected');
+  }
+
+  onEvicted(address: string, attempts: number, reason?: Error): void {
+    if (!this.directory.evict(address)) return;
+    this.metrics?.providerEvicted(address);
+    this.emitter.emit('evicted', { address, attempts, reason });
+  }
+
+  /** The client closed: a last 'disconnected', then no more events. */
+  close(): void {
+    this.setStatus('disconnected');
+    this.emitter.removeAllListeners();
+  }
+
+  private setStatus(status: MsRpcClientStatus): void {
+    if (status === this.status) return;
+    this.status = status;
+    this.publish(status);
+    this.emitter.emit('status', status);
+  }
+}

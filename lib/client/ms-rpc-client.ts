@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
 import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
@@ -9,8 +8,6 @@ import { ReconnectWatchdog } from '../channel/reconnect-watchdog.js';
 import { Clock, systemClock } from '../common/clock.js';
 import { MsRpcLogger } from '../common/logger.js';
 import { serviceName } from '../common/service-name.js';
-import { Connection } from '../connection/connection.js';
-import { ConnectionState } from '../connection/connection-state.js';
 import { Directory } from '../directory/directory.js';
 import { DirectorySnapshotStore } from '../directory/directory-snapshot.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
@@ -24,7 +21,7 @@ import { AnswerMapper, MsRpcCallInit, PacketSink, promiseCall, SubscriberSink } 
 import { CallDefaults, invalidCall, resolveCallSettings } from './call-settings.js';
 import { CallEnvironment, CallSettings, ClientCall } from './client-call.js';
 import { MsRpcClientOptions, ResolvedClientOptions, resolveClientOptions } from './client-options.js';
-import type { MsRpcClientEvents, MsRpcClientStatus } from './client-events.js';
+import { ClientEvents, type MsRpcClientEvents } from './client-events.js';
 import { sendEvent } from './event-dispatch.js';
 import { ProviderRouter } from './provider-router.js';
 import { ServiceDiscovery } from './service-discovery.js';
@@ -50,7 +47,6 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
   private readonly logger: MsRpcLogger;
   private readonly clock: Clock;
   private readonly metrics: RpcMetrics | undefined;
-  private readonly events = new EventEmitter();
   private readonly registry: Registry;
   private readonly directory: Directory;
   private readonly channels: ChannelCache;
@@ -71,7 +67,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
   /** No subclass changed how answers reach a `send()` subscriber (see send()). */
   private readonly directSend: boolean;
   private closed = false;
-  private lastStatus: MsRpcClientStatus = 'disconnected';
+  private readonly events: ClientEvents;
 
   constructor(options: Partial<MsRpcClientOptions> = {}, deps: MsRpcClientDeps = {}) {
     super();
@@ -102,9 +98,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       {
         onAdded: (instance) => {
           this.router.connect(instance);
-          // A shared cache may hand over a connection that is already ready: no state change
-          // will follow, so the status must be updated here.
-          if (this.lastStatus !== 'connected' && this.router.readyProviderCount() > 0) this.setStatus('connected');
+          this.events.providerAdded();
         },
         // Removed providers get no new call; evicted ones are unreachable and close at once,
         // the others keep answering what they already have for up to one call timeout.
@@ -127,10 +121,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       this.directory,
       snapshots,
       this.logger,
-      (err) => {
-        // An EventEmitter throws on an 'error' nobody listens to: report it only to listeners.
-        if (this.events.listenerCount('error') > 0) this.events.emit('error', err);
-      },
+      (err) => this.events.registryError(err),
     );
     this.router = new ProviderRouter(
       this.serviceName,
@@ -141,10 +132,11 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       this.clock,
       this.outliers,
     );
+    this.events = new ClientEvents(this.directory, this.router, this.metrics, (status) => this._status$.next(status));
     this.detachChannels = this.channels.addListener({
-      onStateChange: (c, from, to, reason) => this.onStateChange(c, from, to, reason),
+      onStateChange: (c, from, to, reason) => this.events.onStateChange(c, from, to, reason),
       onGoAway: () => this.router.connectAll(),
-      onEvicted: (address, attempts, reason) => this.onEvicted(address, attempts, reason),
+      onEvicted: (address, attempts, reason) => this.events.onEvicted(address, attempts, reason),
     });
     this.callEnv = {
       serviceName: this.serviceName,
@@ -217,8 +209,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     }
     await this.discovery.close();
     if (!this.options.registry) await this.registry.close();
-    this.setStatus('disconnected');
-    this.events.removeAllListeners();
+    this.events.close();
   }
 
   /** Nest calls this on shutdown for clients provided by MsRpcModule. */
@@ -299,28 +290,5 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
   private async start(): Promise<void> {
     await this.discovery.start();
     if (!this.closed) this.router.connectAll();
-  }
-
-  private onStateChange(connection: Connection, from: ConnectionState, to: ConnectionState, reason?: Error): void {
-    // A shared cache reports every client's connections: only this client's providers count here.
-    if (!this.directory.get(connection.address) && to !== 'closed') return;
-    this.metrics?.connectionStateChanged(connection, connection.address, from, to, reason);
-    this.events.emit('connection-state', { address: connection.address, from, to, reason });
-    if (to === 'ready') this.router.onAvailable();
-    else if (to === 'transient-failure' && connection.rejection) this.router.onRejected();
-    this.setStatus(this.router.readyProviderCount() > 0 ? 'connected' : 'disconnected');
-  }
-
-  private setStatus(status: MsRpcClientStatus): void {
-    if (status === this.lastStatus) return;
-    this.lastStatus = status;
-    this._status$.next(status);
-    this.events.emit('status', status);
-  }
-
-  private onEvicted(address: string, attempts: number, reason?: Error): void {
-    if (!this.directory.evict(address)) return;
-    this.metrics?.providerEvicted(address);
-    this.events.emit('evicted', { address, attempts, reason });
   }
 }

@@ -1,6 +1,5 @@
 import { Clock, systemClock } from '../common/clock.js';
 import { MsRpcLogger } from '../common/logger.js';
-import { ConnectTimeoutError } from '../errors/connect-timeout-error.js';
 import { ConnectionClosedError } from '../errors/connection-closed-error.js';
 import { FrameDecodeError } from '../errors/frame-decode-error.js';
 import { FrameTooLargeError } from '../errors/frame-too-large-error.js';
@@ -10,9 +9,9 @@ import { isServerBusyPayload, ServerBusyError } from '../errors/server-busy-erro
 import { CodecId, Frame, MessageType } from '../protocol/frame-header.js';
 import { HelloSettings, Message, Metadata } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
-import { createTlsSocketFactory, TlsHandshakeWatch } from '../security/tls-connector.js';
-import { ConnectAttempt, defaultSocketFactory, SocketFactory } from './connect-attempt.js';
-import { RefusalTracker, refusalFromServer, SecurityRefusal } from './connect-refusal.js';
+import { SocketFactory } from './connect-attempt.js';
+import { refusalFromServer, SecurityRefusal } from './connect-refusal.js';
+import { ConnectionHandshake } from './connection-handshake.js';
 import { ConnectionLiveness } from './connection-liveness.js';
 import { ConnectionOptions } from './connection-options.js';
 import { ConnectionState, ConnectionStateMachine } from './connection-state.js';
@@ -40,22 +39,15 @@ export class Connection {
   private readonly heartbeat: ConnectionLiveness;
   private transport: SocketTransport | undefined;
   private pending: PendingCalls;
-  /** The connect under way (TCP connect + Hello), if any. */
-  private attempt: ConnectAttempt | undefined;
+  private readonly handshake: ConnectionHandshake;
   private goAwayReason: string | undefined;
   /** What the server announced in its Hello, once received. */
   serverSettings: HelloSettings | undefined;
-  private readonly openSocket: SocketFactory;
-  /** What this client announces: its frame limit (the server must not exceed it) and its token. */
-  private readonly hello: HelloSettings;
-  /** Follows the TLS handshake of the socket being connected (TLS only). */
-  private tlsWatch: TlsHandshakeWatch | undefined;
-  private readonly refusals: RefusalTracker;
 
   constructor(
     readonly host: string,
     readonly port: number,
-    private readonly options: ConnectionOptions,
+    options: ConnectionOptions,
     private readonly codec: MessageCodec,
     private readonly listener: ConnectionListener,
     private readonly logger: MsRpcLogger,
@@ -64,10 +56,6 @@ export class Connection {
     socketFactory?: SocketFactory,
   ) {
     this.address = `${host}:${port}`;
-    this.refusals = new RefusalTracker(this.address, logger);
-    this.openSocket = socketFactory ?? (options.tls ? createTlsSocketFactory(options.tls) : defaultSocketFactory);
-    this.hello = { idleTimeoutMs: 0, maxFrameSize: codec.maxFrameSize };
-    if (options.authToken !== undefined) this.hello.authToken = options.authToken;
     this.machine = new ConnectionStateMachine(`connection ${this.address}`, logger, (from, to, reason) =>
       listener.onStateChange(this, from, to, reason),
     );
@@ -80,6 +68,7 @@ export class Connection {
         ),
       inFlight: () => this.pending.size,
     });
+    this.handshake = new ConnectionHandshake(host, port, options, codec, this.heartbeat, logger, clock, socketFactory);
   }
 
   get state(): ConnectionState {
@@ -106,7 +95,7 @@ export class Connection {
    * its normal backoff, in case the server's configuration changes. Cleared by a successful connect.
    */
   get rejection(): SecurityRefusal | undefined {
-    return this.refusals.refusal;
+    return this.handshake.refusal;
   }
 
   /**
@@ -120,48 +109,21 @@ export class Connection {
   connect(): Promise<void> {
     const state = this.machine.state;
     if (state === 'ready') return Promise.resolve();
-    if (this.attempt) return this.attempt.promise;
+    const underWay = this.handshake.underWay;
+    if (underWay) return underWay;
     if (state === 'closed') {
       return Promise.reject(new ConnectionClosedError(this.address, 'connection is closed'));
     }
     this.machine.transition('connecting');
     this.goAwayReason = undefined;
     this.serverSettings = undefined;
-    let transport: SocketTransport;
     try {
-      const socket = this.openSocket(this.host, this.port);
-      this.tlsWatch = TlsHandshakeWatch.of(socket);
-      transport = new SocketTransport(
-        socket,
-        this.codec,
-        this.transportListener(() => transport),
-        this.address,
-        this.options.maxWriteBuffer,
-      );
+      this.transport = this.handshake.open((self) => this.transportListener(self));
     } catch (err) {
-      // A factory that throws (bad address) fails the attempt as a refused connect would.
-      this.refusals.failed(err as Error);
       this.machine.transition('transient-failure', err as Error);
       return Promise.reject(err);
     }
-    this.transport = transport;
-    const timeoutMs = this.options.connectAttemptTimeout;
-    this.attempt = new ConnectAttempt(this.clock, timeoutMs, () =>
-      transport.destroy(new ConnectTimeoutError(this.address, timeoutMs)),
-    );
-    // Said once connected (with TLS, once secured: the token never leaves in clear): the server
-    // learns our frame limit and, when it authenticates, checks the token before its own Hello.
-    const sayHello = () => {
-      try {
-        transport.send({ type: MessageType.Hello, settings: this.hello });
-      } catch (err) {
-        transport.destroy(err as Error);
-      }
-    };
-    if (this.tlsWatch) this.tlsWatch.onSecured(sayHello);
-    else if (transport.socket.pending) transport.socket.once('connect', sayHello);
-    else sayHello();
-    return this.attempt.promise;
+    return this.handshake.start(this.transport);
   }
 
   /**
@@ -201,10 +163,9 @@ export class Connection {
     const transport = this.transport;
     this.transport = undefined;
     // Settle a connect under way now: its transport's close is ignored from here on.
-    const attempt = this.takeAttempt();
+    this.handshake.abort(error);
     this.machine.transition('closed', error);
-    attempt?.fail(error);
-    this.pending.failAll(() => error);
+    this.pending.failAll(this.address, error);
     transport?.destroy(error);
   }
 
@@ -294,25 +255,12 @@ export class Connection {
 
   private onHello(settings: HelloSettings): void {
     this.serverSettings = settings;
-    const { interval, idleInterval } = this.heartbeat.applyHello(settings);
-    // The idle interval is a saving the server's window bounds: lowering it alone is routine.
-    const configured = this.options.heartbeatInterval;
-    const message =
-      `${this.address}: server closes idle connections after ${settings.idleTimeoutMs} ms; ` +
-      `heartbeatInterval ${configured} ms adapted to ${interval} ms (idle: ${idleInterval} ms) for this connection`;
-    if (interval !== configured) this.logger.warn(message);
-    else if (idleInterval !== this.heartbeat.configuredIdleInterval) this.logger.debug?.(message);
-    if (this.machine.state === 'connecting') this.onHandshakeDone();
-  }
-
-  /** The server's Hello arrived on a fresh socket: the connection is ready for calls. */
-  private onHandshakeDone(): void {
-    this.refusals.succeeded();
-    const attempt = this.takeAttempt();
-    this.transport!.activity = this.heartbeat;
-    this.heartbeat.start();
-    this.machine.transition('ready');
-    attempt?.succeed();
+    this.handshake.serverHello(settings);
+    // On a fresh socket, the server's Hello makes the connection ready for calls.
+    if (this.machine.state === 'connecting') {
+      this.handshake.succeeded(this.transport!);
+      this.machine.transition('ready');
+    }
   }
 
   private onGoAway(reason: string): void {
@@ -334,17 +282,10 @@ export class Connection {
   private onTransportClosed(error: Error | undefined): void {
     this.heartbeat.stop();
     this.transport = undefined;
-    const attempt = this.takeAttempt();
     const state = this.machine.state;
     if (state === 'closed') return;
     if (state === 'connecting') {
-      const reason =
-        this.tlsWatch?.classify(this.address, error) ??
-        error ??
-        new ConnectionClosedError(this.address, 'closed by peer before its Hello');
-      this.refusals.failed(reason);
-      this.machine.transition('transient-failure', reason);
-      attempt?.fail(reason);
+      this.machine.transition('transient-failure', this.handshake.failed(error));
       return;
     }
     // Listeners get a typed reason; a socket error (ECONNRESET...) stays reachable as its cause.
@@ -357,11 +298,7 @@ export class Connection {
     const failed = this.pending;
     this.pending = this.newPendingCalls();
     this.machine.transition('transient-failure', reason);
-    failed.failAll(() =>
-      reason instanceof ConnectionClosedError
-        ? reason
-        : new ConnectionClosedError(this.address, reason.message, { cause: reason }),
-    );
+    failed.failAll(this.address, reason);
   }
 
   private newPendingCalls(): PendingCalls {
@@ -371,11 +308,5 @@ export class Connection {
       this.transport?.send({ type: MessageType.Cancel, requestId });
       this.endIfDrained();
     }, this.clock);
-  }
-
-  private takeAttempt(): ConnectAttempt | undefined {
-    const attempt = this.attempt;
-    this.attempt = undefined;
-    return attempt;
   }
 }

@@ -1,4 +1,5 @@
 import { Clock, systemClock } from '../common/clock.js';
+import { ConnectionClosedError } from '../errors/connection-closed-error.js';
 import { DeadlineQueue } from '../liveness/deadline-queue.js';
 
 /** Receives what the peer answers for one call. Exactly one of onEnd / onError ends it. */
@@ -58,11 +59,20 @@ export class PendingCalls {
     return this.calls.take(requestId)?.observer;
   }
 
-  /** Fails every pending call with the error `makeError` builds (one per call, same reason). */
-  failAll(makeError: () => Error): void {
+  /**
+   * Fails every pending call, as closed by `reason`: a ConnectionClosedError is shared by all,
+   * anything else becomes one per call, caused by `reason`, so that callers see one error type.
+   */
+  failAll(address: string, reason: Error): void {
     const observers: CallObserver[] = [];
     this.calls.forEach((call) => observers.push(call.observer));
     this.calls.clear();
-    for (const observer of observers) observer.onError(makeError());
+    for (const observer of observers) {
+      observer.onError(
+        reason instanceof ConnectionClosedError
+          ? reason
+          : new ConnectionClosedError(address, reason.message, { cause: reason }),
+      );
+    }
   }
 }

@@ -24,7 +24,7 @@ export interface TransportListener {
 const TRANSPORT = Symbol('SocketTransport');
 type TransportSocket = Socket & { [TRANSPORT]: SocketTransport };
 
-/** Activity hooks (an IdleMonitor) fed per chunk / per write without timers of their own. */
+/** Activity hooks (heartbeats, idle and frame deadlines) fed per chunk / per write, without timers of their own. */
 export interface ActivitySink {
   markRead(): void;
   markWrite(): void;

@@ -11,11 +11,11 @@ export interface IdleSweepMember {
 }
 
 /**
- * Reader-idle detection for many connections with one timer: the server-side counterpart of
- * {@link IdleMonitor}, for when every member shares the same idle time (a server's `idleTimeout`).
+ * Reader-idle detection for many connections with one timer, for when every member shares the same
+ * idle time (a server's `idleTimeout`).
  *
- * An IdleMonitor per connection costs a timer, its callbacks and their closures (about 0.4 KiB of
- * heap per connection) and a timer re-arm per connection per idle period. Here a read stays one
+ * A monitor per connection costs a timer, its callbacks and their closures (about 0.4 KiB of heap
+ * per connection) and a timer re-arm per connection per idle period. Here a read stays one
  * store into the member, and one timer wakes for the earliest deadline, scans every member and
  * re-arms. Wake-ups are at least `idleMs / 20` apart, so a crowd of members with distinct
  * deadlines costs at most 20 scans per idle period: a member is cut between `idleMs` and
@@ -105,7 +105,7 @@ export class IdleSweep {
     if (this.members.size > 0 && !this.closed) {
       this.arm(Math.max(earliest === Number.POSITIVE_INFINITY ? now + idleMs : earliest, now + this.granularityMs));
     }
-    // Owners must not throw (as with IdleMonitor): the others were served and the sweep re-armed,
+    // Owners must not throw: the others were served and the sweep re-armed,
     // and the error surfaces as an uncaught exception instead of vanishing.
     if (failure !== undefined) throw failure;
   };
