@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { connect, type Socket } from 'node:net';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import {
@@ -8,11 +8,9 @@ import {
   MessageType,
   resolveProtocolOptions,
   type Message,
-  type MsRpcClientOptions,
 } from '../../lib/index.js';
 import { sleep, timed, waitUntil } from '../support/loopback-utils.js';
-import { startSecureProvider, type SecureProvider } from '../support/secure-provider.js';
-import { testClient } from '../support/test-client.js';
+import { secureFixtures, type SecureProvider } from '../support/secure-provider.js';
 
 /**
  * Shared-token authentication and the client Hello, end to end on loopback: a real Nest provider,
@@ -61,28 +59,11 @@ const hello = (authToken?: string): Message => ({
 const request = (requestId = 1): Message => ({ type: MessageType.Request, requestId, pattern: 'echo', data: 'sneaky' });
 
 describe('token authentication and the client Hello', () => {
-  const open: Array<{ close(): Promise<unknown> }> = [];
-  const sockets: Socket[] = [];
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.destroy();
-    for (const o of open.splice(0).reverse()) await o.close();
-  });
-
-  async function provider(options: Parameters<typeof startSecureProvider>[0]): Promise<SecureProvider> {
-    const p = await startSecureProvider(options);
-    open.push(p);
-    return p;
-  }
-
-  function client(p: SecureProvider, options: Partial<MsRpcClientOptions>) {
-    const made = testClient(p.port, { timeout: 3000, ...options });
-    open.push(made.client);
-    return made;
-  }
+  const { provider, client, track } = secureFixtures(3000);
 
   async function peer(p: SecureProvider): Promise<RawPeer> {
     const r = await rawPeer(p.port);
-    sockets.push(r.socket);
+    track({ close: async () => void r.socket.destroy() });
     return r;
   }
 

@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { connect } from 'node:net';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import {
@@ -6,11 +6,9 @@ import {
   MsRpcClient,
   RpcTimeoutError,
   TlsHandshakeError,
-  type MsRpcClientOptions,
 } from '../../lib/index.js';
 import { sleep, timed, waitUntil } from '../support/loopback-utils.js';
-import { startSecureProvider, type SecureProvider } from '../support/secure-provider.js';
-import { testClient } from '../support/test-client.js';
+import { secureFixtures, type SecureProvider } from '../support/secure-provider.js';
 import { makeTestPki, type TestPki } from '../support/test-certs.js';
 
 /**
@@ -24,22 +22,7 @@ describe('TLS and mTLS', () => {
     pki = await makeTestPki();
   });
 
-  const open: Array<{ close(): Promise<unknown> }> = [];
-  afterEach(async () => {
-    for (const o of open.splice(0).reverse()) await o.close();
-  });
-
-  async function provider(options: Parameters<typeof startSecureProvider>[0]): Promise<SecureProvider> {
-    const p = await startSecureProvider(options);
-    open.push(p);
-    return p;
-  }
-
-  function client(p: SecureProvider, options: Partial<MsRpcClientOptions>) {
-    const made = testClient(p.port, { timeout: 2000, ...options });
-    open.push(made.client);
-    return made;
-  }
+  const { provider, client, track } = secureFixtures(2000);
 
   /** After the client closed: nothing is left on the server side. */
   async function expectNothingOpen(p: SecureProvider, c: MsRpcClient): Promise<void> {
@@ -168,7 +151,7 @@ describe('TLS and mTLS', () => {
     const p = await provider({ tls: serverTls(), handshakeTimeout: 200 });
     const started = performance.now();
     const silent = connect({ host: '127.0.0.1', port: p.port });
-    open.push({ close: async () => void silent.destroy() });
+    track({ close: async () => void silent.destroy() });
     silent.on('error', () => undefined);
     const closedAfter = await new Promise<number>((resolve) => silent.once('close', () => resolve(performance.now() - started)));
     expect(closedAfter).toBeGreaterThanOrEqual(180);
@@ -184,7 +167,7 @@ describe('TLS and mTLS', () => {
     const p = await provider({ tls: serverTls(), handshakeTimeout: 300 });
     const started = performance.now();
     const slow = connect({ host: '127.0.0.1', port: p.port });
-    open.push({ close: async () => void slow.destroy() });
+    track({ close: async () => void slow.destroy() });
     slow.on('error', () => undefined);
     // A TLS handshake record header announcing 512 bytes, then one byte every 50 ms.
     slow.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]));

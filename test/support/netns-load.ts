@@ -1,5 +1,6 @@
 import { MsRpcClient, type ConnectionState, type MsRpcClientOptions } from '../../lib/index.js';
 import { recordingLogger, sleep, waitUntil } from './loopback-utils.js';
+import type { StateEvent } from './test-client.js';
 
 /** One call of a load loop, with performance.now() times. */
 export interface LoadCall {
@@ -41,14 +42,6 @@ export function loadLoop(call: () => Promise<string>, concurrency = 4, pauseMs =
       return calls;
     },
   };
-}
-
-export interface StateEvent {
-  address: string;
-  from: ConnectionState;
-  to: ConnectionState;
-  reason?: Error;
-  at: number;
 }
 
 /**

@@ -1,11 +1,13 @@
+import { afterEach } from '@jest/globals';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Controller, Inject, Module, type DynamicModule, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { interval, map, take } from 'rxjs';
-import { MsRpcServer, type MsRpcServerOptions } from '../../lib/index.js';
+import { MsRpcServer, type MsRpcClientOptions, type MsRpcServerOptions } from '../../lib/index.js';
 import { recordingLogger } from './loopback-utils.js';
+import { testClient } from './test-client.js';
 
 /** Every handler invocation of a secure provider: proves what got through (or that nothing did). */
 export class HandlerLog {
@@ -118,5 +120,31 @@ export async function startSecureProvider(options: Partial<MsRpcServerOptions> =
     accepted: () => accepted,
     peers,
     close: () => (closing ??= app.close()),
+  };
+}
+
+/**
+ * Providers and clients for one describe block, each closed after every test (last opened first).
+ * `track` registers anything else to close (raw sockets).
+ */
+export function secureFixtures(clientTimeoutMs: number) {
+  const open: Array<{ close(): Promise<unknown> }> = [];
+  afterEach(async () => {
+    for (const o of open.splice(0).reverse()) await o.close();
+  });
+  return {
+    async provider(options: Parameters<typeof startSecureProvider>[0]): Promise<SecureProvider> {
+      const p = await startSecureProvider(options);
+      open.push(p);
+      return p;
+    },
+    client(p: SecureProvider, options: Partial<MsRpcClientOptions>) {
+      const made = testClient(p.port, { timeout: clientTimeoutMs, ...options });
+      open.push(made.client);
+      return made;
+    },
+    track(closable: { close(): Promise<unknown> }): void {
+      open.push(closable);
+    },
   };
 }
