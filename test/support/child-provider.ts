@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { childReady } from './child-ready.js';
 
 /**
  * A provider in a child process (test/support/child-provider-main.mjs, raw wire frames, plain
@@ -30,24 +31,7 @@ export function startChildProvider(options: { port?: number; idleTimeoutMs?: num
     execArgv: [],
     env,
   });
-  return new Promise<ChildProvider>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error('child provider did not report ready')), START_TIMEOUT_MS);
-    const fail = (err: Error) => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(err);
-    };
-    child.once('error', fail);
-    child.once('exit', (code, signal) => fail(new Error(`child provider exited early (${code ?? signal})`)));
-    child.once('message', (msg: { type: string; port?: number; message?: string }) => {
-      if (msg.type !== 'ready') return fail(new Error(`child provider failed: ${msg.message}`));
-      clearTimeout(timer);
-      child.removeAllListeners('exit');
-      child.removeAllListeners('error');
-      child.on('error', () => undefined);
-      resolve(handle(child, msg.port!));
-    });
-  });
+  return childReady(child, 'child provider', START_TIMEOUT_MS).then((port) => handle(child, port));
 }
 
 function handle(child: ChildProcess, port: number): ChildProvider {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { childEntry } from './ts-child-entry.js';
+import { childReady } from './child-ready.js';
 import type { NetnsLab } from './netns-lab.js';
 
 /**
@@ -30,29 +31,7 @@ export function startNetnsProvider(lab: NetnsLab, name: string): Promise<NetnsPr
   // IPC channel's descriptor.
   const argv = ['netns', 'exec', lab.ns, process.execPath, ...ENTRY.execArgv, ENTRY.script, name, lab.nsIp];
   const child = spawn('ip', argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
-  return new Promise<NetnsProvider>((resolve, reject) => {
-    const timer = setTimeout(
-      () => fail(new Error(`namespaced provider did not report ready in ${START_TIMEOUT_MS} ms`)),
-      START_TIMEOUT_MS,
-    );
-    const fail = (err: Error) => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(err);
-    };
-    child.once('error', fail);
-    child.once('exit', (code, signal) => fail(new Error(`namespaced provider exited early (${code ?? signal})`)));
-    child.once('message', (msg: { type: string; port?: number; message?: string }) => {
-      if (msg.type !== 'ready' || typeof msg.port !== 'number') {
-        return fail(new Error(`namespaced provider failed: ${msg.message}`));
-      }
-      clearTimeout(timer);
-      child.removeAllListeners('exit');
-      child.removeAllListeners('error');
-      child.on('error', () => undefined);
-      resolve(handle(child, name, lab.nsIp, msg.port));
-    });
-  });
+  return childReady(child, 'namespaced provider', START_TIMEOUT_MS).then((port) => handle(child, name, lab.nsIp, port));
 }
 
 function handle(child: ChildProcess, name: string, host: string, port: number): NetnsProvider {

@@ -8,6 +8,7 @@ import { interval, map, take } from 'rxjs';
 import { MsRpcServer, type MsRpcClientOptions, type MsRpcServerOptions } from '../../lib/index.js';
 import { recordingLogger } from './loopback-utils.js';
 import { testClient } from './test-client.js';
+import { trackSockets } from './test-provider.js';
 
 /** Every handler invocation of a secure provider: proves what got through (or that nothing did). */
 export class HandlerLog {
@@ -91,15 +92,9 @@ export async function startSecureProvider(options: Partial<MsRpcServerOptions> =
   (server as unknown as { logger: unknown }).logger = logger;
   const app = await NestFactory.createMicroservice(SecureProviderModule.with(handlers), { strategy: server, logger: false });
   await app.listen();
-  const sockets = new Set<Socket>();
-  const peers: PeerInfo[] = [];
-  let accepted = 0;
   const listener = server.unwrap<NetServer>();
-  listener.on('connection', (socket: Socket) => {
-    accepted++;
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  const { sockets, accepted } = trackSockets(listener);
+  const peers: PeerInfo[] = [];
   listener.on('secureConnection', (socket: TLSSocket) => {
     const cert = socket.getPeerCertificate();
     peers.push({
@@ -117,7 +112,7 @@ export async function startSecureProvider(options: Partial<MsRpcServerOptions> =
     handlers,
     logger,
     sockets,
-    accepted: () => accepted,
+    accepted,
     peers,
     close: () => (closing ??= app.close()),
   };

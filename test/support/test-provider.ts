@@ -110,19 +110,25 @@ export interface TestProvider {
   close(): Promise<void>;
 }
 
+/** The server-side sockets a listener holds now, and how many it accepted since (open or not). */
+export function trackSockets(listener: NetServer): { sockets: ReadonlySet<Socket>; accepted(): number } {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  listener.on('connection', (socket: Socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return { sockets, accepted: () => accepted };
+}
+
 /** A real Nest microservice served by MsRpcServer on 127.0.0.1 (port 0 unless given). */
 export async function startTestProvider(options: Partial<MsRpcServerOptions> = {}): Promise<TestProvider> {
   const probe = new ProviderProbe();
   const server = new MsRpcServer({ host: '127.0.0.1', port: 0, shutdownTimeout: 300, ...options });
   const app = await NestFactory.createMicroservice(TestProviderModule.with(probe), { strategy: server, logger: false });
   await app.listen();
-  const sockets = new Set<Socket>();
-  let accepted = 0;
-  server.unwrap<NetServer>().on('connection', (socket: Socket) => {
-    accepted++;
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  const { sockets, accepted } = trackSockets(server.unwrap<NetServer>());
   let closing: Promise<void> | undefined;
   return {
     app,
@@ -131,7 +137,7 @@ export async function startTestProvider(options: Partial<MsRpcServerOptions> = {
     address: `127.0.0.1:${server.port}`,
     probe,
     sockets,
-    accepted: () => accepted,
+    accepted,
     destroySockets: () => {
       for (const s of sockets) s.destroy();
     },
