@@ -1,5 +1,5 @@
-import { Clock, TimerHandle } from '../common/clock.js';
-import { timerDelay } from '../liveness/timer-delay.js';
+import { Clock } from '../common/clock.js';
+import { Alarm } from '../liveness/alarm.js';
 import { HelloSettings } from '../protocol/message.js';
 import { ActivitySink } from './socket-transport.js';
 
@@ -74,11 +74,7 @@ export class ConnectionLiveness implements ActivitySink {
   /** When the last dead verdict was sought: it is sought again a timeout later at the earliest. */
   private verdictAt = NEVER;
   private running = false;
-  private timer: TimerHandle | undefined;
-  /** Clock time the timer is armed for (+Infinity when unarmed). */
-  private timerAt = Number.POSITIVE_INFINITY;
-  /** Bumped on every disarm: a timer callback queued before its clearTimeout is ignored. */
-  private generation = 0;
+  private readonly alarm: Alarm;
   /** Bumped by stop(): a verdict pending across a stop (socket gone, maybe replaced) is void. */
   private epoch = 0;
 
@@ -91,6 +87,7 @@ export class ConnectionLiveness implements ActivitySink {
     this.idleInterval = this.configuredIdleInterval;
     this.paced = this.interval > 0 && this.idleInterval > this.interval;
     this.timeout = settings.heartbeatTimeout;
+    this.alarm = new Alarm(clock, () => this.onTimer());
   }
 
   /** The idle interval configured, before any {@link applyHello}. */
@@ -122,7 +119,7 @@ export class ConnectionLiveness implements ActivitySink {
       this.wokeAt = now;
       this.sendPing(now);
       this.arm(true);
-    } else if (this.timerAt > this.lastRead + this.interval) {
+    } else if (this.alarm.armedFor > this.lastRead + this.interval) {
       // Once the request is written, nothing active is due before lastRead + interval.
       this.arm(true);
     }
@@ -155,7 +152,7 @@ export class ConnectionLiveness implements ActivitySink {
   stop(): void {
     this.epoch++;
     this.running = false;
-    this.disarm();
+    this.alarm.clear();
   }
 
   private busy(): boolean {
@@ -188,27 +185,13 @@ export class ConnectionLiveness implements ActivitySink {
   }
 
   private arm(busy: boolean): void {
-    this.disarm();
     const due = Math.min(this.deadAt(busy), this.pingAt(busy));
-    if (due === Number.POSITIVE_INFINITY) return;
-    const generation = this.generation;
-    this.timerAt = due;
-    this.timer = this.clock.setTimeout(() => this.onTimer(generation), timerDelay(due - this.clock.now()));
+    if (due === Number.POSITIVE_INFINITY) this.alarm.clear();
+    else this.alarm.setFor(due);
   }
 
-  private disarm(): void {
-    this.generation++;
-    this.timerAt = Number.POSITIVE_INFINITY;
-    if (this.timer !== undefined) {
-      this.clock.clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-  }
-
-  private onTimer(generation: number): void {
-    if (generation !== this.generation || !this.running) return;
-    this.timer = undefined;
-    this.timerAt = Number.POSITIVE_INFINITY;
+  private onTimer(): void {
+    if (!this.running) return;
     const now = this.clock.now();
     const busy = this.busy();
     try {

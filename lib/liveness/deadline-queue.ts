@@ -1,7 +1,7 @@
-import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
+import { systemClock, type Clock } from '../common/clock.js';
 import { checkNumber } from '../common/option-checks.js';
 import { DeadlineHeap, isEarlier, type DeadlineEntry } from './deadline-heap.js';
-import { timerDelay } from './timer-delay.js';
+import { Alarm } from './alarm.js';
 
 // Where an entry lives; plain numbers because `const enum` does not survive per-file transpilation.
 const SLOT_NONE = 0;
@@ -42,10 +42,7 @@ export class DeadlineQueue<K, V = undefined> {
   private firing = false;
   private seq = 0;
 
-  private timer: TimerHandle | undefined;
-  private armedDeadline = Number.POSITIVE_INFINITY;
-  // Bumped on every disarm so a timer callback that was already queued when cleared is ignored.
-  private generation = 0;
+  private readonly alarm: Alarm;
 
   /**
    * @param onExpired called once per key whose deadline passed, earliest first (insertion order
@@ -57,7 +54,9 @@ export class DeadlineQueue<K, V = undefined> {
   constructor(
     private readonly onExpired: (key: K, value: V) => void,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.alarm = new Alarm(clock, () => this.onTimer());
+  }
 
   /** Pending keys (including ones added during an expiry pass). */
   get size(): number {
@@ -107,7 +106,7 @@ export class DeadlineQueue<K, V = undefined> {
       return;
     }
     this.place(entry);
-    if (deadlineMs < this.armedDeadline) this.arm(deadlineMs);
+    if (deadlineMs < this.alarm.armedFor) this.alarm.setFor(deadlineMs);
   }
 
   /** Forgets `key` (its call completed); returns whether it was pending. */
@@ -125,7 +124,7 @@ export class DeadlineQueue<K, V = undefined> {
     if (entry === undefined) return undefined;
     this.entries.delete(key);
     this.unlink(entry);
-    if (this.entries.size === 0 && !this.firing) this.disarm();
+    if (this.entries.size === 0 && !this.firing) this.alarm.clear();
     return entry;
   }
 
@@ -143,7 +142,7 @@ export class DeadlineQueue<K, V = undefined> {
     this.fifoLive = 0;
     this.heap.clear();
     this.deferred = [];
-    this.disarm();
+    this.alarm.clear();
   }
 
   private place(entry: DeadlineEntry<K, V>): void {
@@ -204,26 +203,7 @@ export class DeadlineQueue<K, V = undefined> {
     return earliest;
   }
 
-  private arm(deadline: number): void {
-    this.disarm();
-    const generation = this.generation;
-    this.armedDeadline = deadline;
-    this.timer = this.clock.setTimeout(() => this.onTimer(generation), timerDelay(deadline - this.clock.now()));
-  }
-
-  private disarm(): void {
-    this.generation++;
-    this.armedDeadline = Number.POSITIVE_INFINITY;
-    if (this.timer !== undefined) {
-      this.clock.clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-  }
-
-  private onTimer(generation: number): void {
-    if (generation !== this.generation) return;
-    this.timer = undefined;
-    this.armedDeadline = Number.POSITIVE_INFINITY;
+  private onTimer(): void {
     const now = this.clock.now();
     this.firing = true;
     try {
@@ -240,7 +220,7 @@ export class DeadlineQueue<K, V = undefined> {
         if (entry.slot === SLOT_DEFERRED) this.place(entry);
       }
       const next = this.peek();
-      if (next !== undefined) this.arm(next.deadline);
+      if (next !== undefined) this.alarm.setFor(next.deadline);
     }
   }
 }

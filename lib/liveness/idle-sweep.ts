@@ -1,6 +1,7 @@
-import type { Clock, TimerHandle } from '../common/clock.js';
+import type { Clock } from '../common/clock.js';
 import { checkInteger } from '../common/option-checks.js';
-import { MAX_TIMER_DELAY_MS, timerDelay } from './timer-delay.js';
+import { Alarm } from './alarm.js';
+import { MAX_TIMER_DELAY_MS } from './timer-delay.js';
 
 /** A member of an {@link IdleSweep}: its owner stores the clock time of every read in `lastReadAt`. */
 export interface IdleSweepMember {
@@ -24,9 +25,7 @@ export interface IdleSweepMember {
 export class IdleSweep {
   private readonly members = new Set<IdleSweepMember>();
   private readonly granularityMs: number;
-  private timer: TimerHandle | undefined;
-  /** Clock time the armed timer fires (Infinity when disarmed). */
-  private armedFor = Number.POSITIVE_INFINITY;
+  private readonly alarm: Alarm;
   private closed = false;
 
   /** @throws InvalidOptionsError when `idleMs` is not a positive integer timer delay. */
@@ -36,6 +35,7 @@ export class IdleSweep {
   ) {
     checkInteger('idleSweep.idleMs', idleMs, 1, MAX_TIMER_DELAY_MS);
     this.granularityMs = Math.max(1, Math.ceil(idleMs / 20));
+    this.alarm = new Alarm(clock, () => this.sweep());
   }
 
   get size(): number {
@@ -54,33 +54,22 @@ export class IdleSweep {
   /** Stops watching `member` (its connection closed). The timer goes with the last member. */
   delete(member: IdleSweepMember): void {
     if (!this.members.delete(member) || this.members.size > 0) return;
-    this.disarm();
+    this.alarm.clear();
   }
 
   /** Stops the timer and forgets every member; nothing fires afterwards. */
   close(): void {
     this.closed = true;
     this.members.clear();
-    this.disarm();
+    this.alarm.clear();
   }
 
   /** Arms for `at` unless the timer already fires earlier. */
   private arm(at: number): void {
-    if (this.timer !== undefined && this.armedFor <= at) return;
-    this.disarm();
-    this.armedFor = at;
-    this.timer = this.clock.setTimeout(this.sweep, timerDelay(at - this.clock.now()));
+    if (this.alarm.armedFor > at) this.alarm.setFor(at);
   }
 
-  private disarm(): void {
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    this.armedFor = Number.POSITIVE_INFINITY;
-  }
-
-  private readonly sweep = (): void => {
-    this.timer = undefined;
-    this.armedFor = Number.POSITIVE_INFINITY;
+  private sweep(): void {
     const now = this.clock.now();
     const idleMs = this.idleMs;
     let earliest = Number.POSITIVE_INFINITY;
@@ -108,5 +97,5 @@ export class IdleSweep {
     // Owners must not throw: the others were served and the sweep re-armed,
     // and the error surfaces as an uncaught exception instead of vanishing.
     if (failure !== undefined) throw failure;
-  };
+  }
 }
