@@ -34,6 +34,7 @@ function clientArgs(system: SystemSpec, workload: IdleConnectionsWorkload): stri
   switch (system.name) {
     case 'ms-rpc':
     case 'ms-rpc-call':
+    case 'ms-rpc-bare':
       return ['--mode', 'ms-rpc', ...(hb ? ['--interval', String(hb.intervalMs), '--heartbeat-timeout', String(hb.timeoutMs)] : [])];
     case 'raw-net':
       // The rate an idle ms-rpc connection pings at.

@@ -28,24 +28,47 @@ export function encodeFrames(frames: readonly OutgoingFrame[]): Buffer {
 }
 
 /**
- * Splits a byte stream into whole frames. Keeps at most one partial frame between chunks;
- * the frames handed to `onFrame` are views into the received chunks (Node never reuses them).
+ * Splits a byte stream into whole frames. Frames inside a chunk are handed over as views (Node
+ * never reuses received chunks); a frame that straddles chunks is copied once, exactly its own
+ * bytes, when its last byte arrives. Joining the whole leftover with every new chunk instead made
+ * this baseline bimodal at 16 KiB: when TCP delivered a large frame in many small reads, each read
+ * re-copied the growing partial frame (raw client CPU per call 13 µs in one run, 34 µs in another).
  */
 export class FrameSplitter {
-  private pending: Buffer | null = null;
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  /** Length of the straddling frame once its length prefix is known, else 0. */
+  private expected = 0;
 
   constructor(private readonly onFrame: (frame: Buffer) => void) {}
 
   push(chunk: Buffer): void {
-    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = null;
     let offset = 0;
-    while (buf.length - offset >= LENGTH_BYTES) {
-      const frameLength = LENGTH_BYTES + buf.readUInt32BE(offset);
-      if (buf.length - offset < frameLength) break;
-      this.onFrame(buf.subarray(offset, offset + frameLength));
+    if (this.partBytes > 0) {
+      this.parts.push(chunk);
+      this.partBytes += chunk.length;
+      if (this.expected === 0) {
+        if (this.partBytes < LENGTH_BYTES) return;
+        const head = this.parts[0].length >= LENGTH_BYTES ? this.parts[0] : Buffer.concat(this.parts, LENGTH_BYTES);
+        this.expected = LENGTH_BYTES + head.readUInt32BE(0);
+      }
+      if (this.partBytes < this.expected) return;
+      const frame = Buffer.concat(this.parts, this.expected);
+      offset = chunk.length - (this.partBytes - this.expected);
+      this.parts = [];
+      this.partBytes = 0;
+      this.expected = 0;
+      this.onFrame(frame);
+    }
+    while (chunk.length - offset >= LENGTH_BYTES) {
+      const frameLength = LENGTH_BYTES + chunk.readUInt32BE(offset);
+      if (chunk.length - offset < frameLength) break;
+      this.onFrame(chunk.subarray(offset, offset + frameLength));
       offset += frameLength;
     }
-    if (offset < buf.length) this.pending = buf.subarray(offset);
+    if (offset < chunk.length) {
+      this.parts.push(chunk.subarray(offset));
+      this.partBytes = chunk.length - offset;
+    }
   }
 }

@@ -138,12 +138,12 @@ async function main(): Promise<number> {
     args.workloads.length ? args.workloads.includes(w.id) : !args.quick || (w.kind === 'echo' && w.quick),
   );
   const systems = SYSTEMS.filter((s) => args.only.includes(s.name));
-  // The idle rows are about the server: the Promise fast path has nothing to add there, and a
-  // row with its own heartbeat settings is about heartbeats (Nest has none).
+  // The idle rows are about the server: the Promise fast path and the bare transport have nothing
+  // to add there, and a row with its own heartbeat settings is about heartbeats (Nest has none).
   const systemsFor = (w: Workload) =>
     w.kind !== 'idle-connections'
       ? systems
-      : systems.filter((s) => s.name !== 'ms-rpc-call' && (!w.heartbeat || s.name !== 'nest-tcp'));
+      : systems.filter((s) => s.name !== 'ms-rpc-call' && s.name !== 'ms-rpc-bare' && (!w.heartbeat || s.name !== 'nest-tcp'));
   const children = new ChildServers();
   children.installTeardown();
   const pool = new ServerPool(children);

@@ -5,7 +5,7 @@
 import type { EchoClient } from './clients/echo-client.js';
 import type { Codec } from './workloads.js';
 
-export type SystemName = 'ms-rpc' | 'ms-rpc-call' | 'nest-tcp' | 'raw-net';
+export type SystemName = 'ms-rpc' | 'ms-rpc-call' | 'ms-rpc-bare' | 'nest-tcp' | 'raw-net';
 
 export interface SystemSpec {
   readonly name: SystemName;
@@ -30,6 +30,15 @@ export const SYSTEMS: readonly SystemSpec[] = [
     // The same server; the client uses the Promise fast path `client.call()` instead of send().
     name: 'ms-rpc-call',
     serverScript: new URL('./servers/ms-rpc-server.js', import.meta.url),
+    serverArgs: (codec) => ['--codec', codec],
+    wireFormat: (codec) => codec,
+    createClient: async (port, codec) => (await import('./clients/ms-rpc-client.js')).createMsRpcClient(port, codec, 'call'),
+  },
+  {
+    // Context, not a target: the transport without Nest's handler pipeline on the server (a plain
+    // function handler) and without rxjs on the client (`client.call()`); see ms-rpc-bare-server.ts.
+    name: 'ms-rpc-bare',
+    serverScript: new URL('./servers/ms-rpc-bare-server.js', import.meta.url),
     serverArgs: (codec) => ['--codec', codec],
     wireFormat: (codec) => codec,
     createClient: async (port, codec) => (await import('./clients/ms-rpc-client.js')).createMsRpcClient(port, codec, 'call'),

@@ -1,6 +1,7 @@
 /**
  * The performance targets of issue 7, checked against one run's results. They hold for the
- * public `ClientProxy.send()` path (system `ms-rpc`); `ms-rpc-call` (the Promise fast path) is
+ * public `ClientProxy.send()` path (system `ms-rpc`); `ms-rpc-call` (the Promise fast path) and
+ * `ms-rpc-bare` (the transport without Nest's handler pipeline, see systems.ts) are
  * reported in the main table only.
  */
 import { echoResults, formatBytes, formatUs, ratio, type CellResult, type EchoCellResult, type IdleCellResult } from './report.js';
