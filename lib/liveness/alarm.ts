@@ -8,9 +8,16 @@ import { timerDelay } from './timer-delay.js';
  * A callback the runtime had already queued when the alarm was cleared or re-set is ignored (a
  * generation count), so an owner never sees a stale firing. The delay goes through
  * {@link timerDelay} (never negative, clamped below Node's limit); the Clock's timers are unref()'d.
+ *
+ * Setting the alarm later than a runtime timer already armed keeps that timer: it fires, finds
+ * the alarm due later and re-arms once for the rest. With {@link relax} (nothing is due for now,
+ * but something soon will be), an owner that empties and refills, such as a deadline queue with
+ * one call at a time, creates one runtime timer per timeout period instead of one per call.
  */
 export class Alarm {
   private timer: TimerHandle | undefined;
+  /** Clock time the runtime timer fires; +Infinity when none is armed. */
+  private timerAt = Number.POSITIVE_INFINITY;
   private generation = 0;
   private at = Number.POSITIVE_INFINITY;
 
@@ -26,16 +33,37 @@ export class Alarm {
 
   /** Sets the alarm for clock time `at`, replacing any earlier setting. */
   setFor(at: number): void {
-    this.clear();
-    const generation = this.generation;
     this.at = at;
+    // The armed timer fires first and re-arms for `at` then (see fire()).
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    this.arm(at);
+  }
+
+  /**
+   * Nothing fires until the next {@link setFor}, but a runtime timer already armed stays, to be
+   * reused by that setFor; if none comes, it lapses without effect (it is unref'd). Use
+   * {@link clear} when the owner closes.
+   */
+  relax(): void {
+    this.at = Number.POSITIVE_INFINITY;
+  }
+
+  /** Nothing fires until the next {@link setFor}, and the runtime timer is cancelled. */
+  clear(): void {
+    this.at = Number.POSITIVE_INFINITY;
+    this.drop();
+  }
+
+  private arm(at: number): void {
+    this.drop();
+    const generation = this.generation;
+    this.timerAt = at;
     this.timer = this.clock.setTimeout(() => this.fire(generation), timerDelay(at - this.clock.now()));
   }
 
-  /** Nothing fires until the next {@link setFor}. */
-  clear(): void {
+  private drop(): void {
     this.generation++;
-    this.at = Number.POSITIVE_INFINITY;
+    this.timerAt = Number.POSITIVE_INFINITY;
     if (this.timer !== undefined) {
       this.clock.clearTimeout(this.timer);
       this.timer = undefined;
@@ -44,7 +72,13 @@ export class Alarm {
 
   private fire(generation: number): void {
     if (generation !== this.generation) return;
+    const firedFor = this.timerAt;
     this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const at = this.at;
+    if (at === Number.POSITIVE_INFINITY) return; // relaxed: nothing is due
+    // A timer kept from an earlier setting: the alarm itself is due later.
+    if (at > firedFor) return this.arm(at);
     this.at = Number.POSITIVE_INFINITY;
     this.onFire();
   }

@@ -26,8 +26,10 @@ const MIN_COMPACT_GARBAGE = 64;
  * A fire therefore touches only the entries that are due, never the 10k pending ones behind them.
  *
  * The timer is re-armed only when a new deadline is earlier than the armed one, or when it fires.
- * A delete never re-arms (the timer may fire early, find nothing due and re-arm), except that an
- * empty queue cancels its timer.
+ * A delete never re-arms (the timer may fire early, find nothing due and re-arm). An empty queue
+ * leaves its timer to lapse, or to be reused by the next add: calls made one at a time empty the
+ * queue after each call, and would otherwise create and cancel a timer per call. {@link clear}
+ * cancels it.
  */
 export class DeadlineQueue<K, V = undefined> {
   private readonly entries = new Map<K, DeadlineEntry<K, V>>();
@@ -124,7 +126,9 @@ export class DeadlineQueue<K, V = undefined> {
     if (entry === undefined) return undefined;
     this.entries.delete(key);
     this.unlink(entry);
-    if (this.entries.size === 0 && !this.firing) this.alarm.clear();
+    // Relaxed, not cleared: with one call at a time the queue empties after every call, and the
+    // next add reuses the armed timer instead of creating one per call.
+    if (this.entries.size === 0 && !this.firing) this.alarm.relax();
     return entry;
   }
 

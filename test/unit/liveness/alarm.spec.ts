@@ -63,6 +63,63 @@ describe('Alarm', () => {
     expect(alarm.armedFor).toBe(Number.POSITIVE_INFINITY);
   });
 
+  it('keeps an armed timer when set later, and re-arms once when it fires', () => {
+    const m = manualClock();
+    const firedAt: number[] = [];
+    const alarm = new Alarm(m.clock, () => firedAt.push(m.clock.now()));
+    alarm.setFor(1100);
+    alarm.setFor(1300);
+    expect(m.timers.map((t) => t.at)).toEqual([1100]);
+    m.advance(100);
+    expect(firedAt).toEqual([]);
+    expect(m.timers.map((t) => t.at)).toEqual([1300]);
+    m.advance(200);
+    expect(firedAt).toEqual([1300]);
+  });
+
+  it('replaces an armed timer when set earlier', () => {
+    const m = manualClock();
+    const firedAt: number[] = [];
+    const alarm = new Alarm(m.clock, () => firedAt.push(m.clock.now()));
+    alarm.setFor(1300);
+    alarm.setFor(1100);
+    m.advance(100);
+    expect(firedAt).toEqual([1100]);
+    m.advance(200);
+    // The first timer's callback still ran (this clock cannot cancel), and was ignored.
+    expect(firedAt).toEqual([1100]);
+  });
+
+  it('relax(): nothing fires, and the next setFor reuses the timer', () => {
+    const m = manualClock();
+    let fired = 0;
+    const alarm = new Alarm(m.clock, () => fired++);
+    alarm.setFor(1100);
+    alarm.relax();
+    expect(alarm.armedFor).toBe(Number.POSITIVE_INFINITY);
+    alarm.setFor(1200);
+    expect(m.timers).toHaveLength(1);
+    m.advance(100);
+    expect(fired).toBe(0);
+    m.advance(100);
+    expect(fired).toBe(1);
+    alarm.setFor(1300);
+    alarm.relax();
+    m.advance(200);
+    expect(fired).toBe(1);
+    expect(m.timers).toHaveLength(0);
+  });
+
+  it('clear() cancels the runtime timer', () => {
+    const cleared: unknown[] = [];
+    const m = manualClock();
+    const clock: Clock = { ...m.clock, clearTimeout: (h) => cleared.push(h) };
+    const alarm = new Alarm(clock, () => undefined);
+    alarm.setFor(1100);
+    alarm.clear();
+    expect(cleared).toHaveLength(1);
+  });
+
   it('never hands the clock a negative delay for a time already past', () => {
     const m = manualClock();
     const alarm = new Alarm(m.clock, () => undefined);

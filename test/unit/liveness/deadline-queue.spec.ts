@@ -64,13 +64,31 @@ describe('DeadlineQueue', () => {
     expect(expired).toEqual(['b']);
   });
 
-  it('cancels its timer when the last key is deleted', () => {
+  it('lets its timer lapse without effect when the last key is deleted', () => {
     queue.add('a', T0 + 100);
     expect(clock.live).toBe(1);
     queue.delete('a');
-    expect(clock.live).toBe(0);
     jest.advanceTimersByTime(1000);
     expect(expired).toEqual([]);
+    expect(clock.live).toBe(0);
+    expect(clock.created).toBe(1);
+  });
+
+  it('calls one at a time reuse one timer per timeout period, not one per call', () => {
+    // The queue empties after every call; each add is later than the armed timer, which is kept.
+    for (let i = 0; i < 1000; i++) {
+      queue.add(`k${i}`, Date.now() + 5000);
+      jest.advanceTimersByTime(10);
+      queue.delete(`k${i}`);
+    }
+    // 10 s of calls with a 5 s timeout: the first timer, and one re-arm each time it fires.
+    expect(clock.created).toBeLessThanOrEqual(3);
+    expect(clock.cleared).toBe(0);
+    queue.add('late', Date.now() + 5000);
+    jest.advanceTimersByTime(4999);
+    expect(expired).toEqual([]);
+    jest.advanceTimersByTime(1);
+    expect(expired).toEqual(['late']);
   });
 
   it('re-adding a key replaces its deadline', () => {
