@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: echo round trips through ms-rpc, Nest's TCP transport and a raw node:net
  * baseline, alternating systems within each workload cell so drift hits all of them equally.
+ * This process only orchestrates: every server and every system's client runs in a child.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ChildClients } from './child-clients.js';
+import { ChildProcesses } from './child-processes.js';
 import { ChildServers } from './child-server.js';
 import { parseBenchArgs, UsageError, USAGE, type BenchArgs } from './cli-args.js';
-import { runEchoCell } from './echo-cell.js';
 import { runIdleCell } from './idle-cell.js';
 import {
   bestOfRounds,
@@ -45,19 +47,21 @@ class ServerPool {
   }
 }
 
-async function runCell(
-  workload: Workload,
-  system: SystemSpec,
-  args: BenchArgs,
-  pool: ServerPool,
-  children: ChildServers,
-): Promise<CellResult> {
+/** The run's child processes, by role. */
+interface Children {
+  readonly servers: ChildServers;
+  readonly pool: ServerPool;
+  readonly clients: ChildClients;
+}
+
+async function runCell(workload: Workload, system: SystemSpec, args: BenchArgs, children: Children): Promise<CellResult> {
+  const { servers, pool, clients } = children;
   switch (workload.kind) {
     case 'idle-connections':
-      return runIdleCell(workload, system, children);
+      return runIdleCell(workload, system, servers);
     case 'echo': {
       const codec = workload.codec ?? args.codec;
-      return runEchoCell(workload, system, {
+      return clients.runEchoCell(workload, system, {
         server: pool.server(system, codec),
         codec,
         warmupMs: args.warmupMs,
@@ -144,9 +148,10 @@ async function main(): Promise<number> {
     w.kind !== 'idle-connections'
       ? systems
       : systems.filter((s) => s.name !== 'ms-rpc-call' && s.name !== 'ms-rpc-bare' && (!w.heartbeat || s.name !== 'nest-tcp'));
-  const children = new ChildServers();
-  children.installTeardown();
-  const pool = new ServerPool(children);
+  const processes = new ChildProcesses();
+  processes.installTeardown();
+  const servers = new ChildServers(processes);
+  const children: Children = { servers, pool: new ServerPool(servers), clients: new ChildClients(processes) };
   const startedAt = new Date().toISOString();
   const total = workloads.reduce((n, w) => n + (w.kind === 'echo' ? args.rounds : 1) * systemsFor(w).length, 0);
   console.log(
@@ -161,8 +166,8 @@ async function main(): Promise<number> {
         // An idle-connections cell is long and steady: one round says it all.
         if (round > 0 && workload.kind !== 'echo') continue;
         for (const system of systemsFor(workload)) {
-          const cell = await runCell(workload, system, args, pool, children);
-          if (children.isStopping) return 130;
+          const cell = await runCell(workload, system, args, children);
+          if (processes.isStopping) return 130;
           const r = args.rounds > 1 && cell.kind === 'echo' ? { ...cell, round } : cell;
           all.push(r);
           console.log(progressLine(all.length, total, r));
@@ -170,7 +175,7 @@ async function main(): Promise<number> {
       }
     }
   } finally {
-    await children.stopAll();
+    await processes.stopAll();
   }
   const results = args.rounds > 1 ? bestOfRounds(all) : all;
   if (args.rounds > 1) console.log(`\neach system's best of ${args.rounds} rounds:`);

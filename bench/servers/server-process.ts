@@ -1,7 +1,8 @@
 /**
- * Child-side half of the fork protocol (see ../child-server.ts): start a server, report its
- * port over IPC, and exit when told to or when the parent goes away, so no server outlives a run.
+ * Child side of a bench server (see ../child-server.ts): start it, report its port over IPC,
+ * answer probes, and exit with the parent (../child-lifetime.ts).
  */
+import { exitWithParent } from '../child-lifetime.js';
 import type { Codec } from '../workloads.js';
 
 export type ServerMessage =
@@ -36,8 +37,6 @@ export interface RunningServer {
   stats?(): Record<string, number>;
 }
 
-const CLOSE_GRACE_MS = 2000;
-
 /** A numeric `--flag value` server argument, if given. */
 export function numberFromArgv(flag: string, argv: readonly string[] = process.argv.slice(2)): number | undefined {
   const i = argv.indexOf(flag);
@@ -56,27 +55,10 @@ export function codecFromArgv(argv: readonly string[] = process.argv.slice(2)): 
 }
 
 export function runServerProcess(start: () => Promise<RunningServer>): void {
-  if (!process.send) {
-    console.error('bench servers are started by bench/run.ts via child_process.fork');
-    process.exit(2);
-  }
   let server: RunningServer | null = null;
-  let exiting = false;
-
-  const exit = (code: number): void => {
-    if (exiting) return;
-    exiting = true;
-    // A hung close must not keep the process alive.
-    setTimeout(() => process.exit(code), CLOSE_GRACE_MS).unref();
-    Promise.resolve(server?.close())
-      .catch(() => undefined)
-      .finally(() => process.exit(code));
-  };
-
-  // The IPC channel closes when the parent exits for any reason, including SIGKILL.
-  process.on('disconnect', () => exit(0));
-  process.on('SIGTERM', () => exit(0));
-  process.on('SIGINT', () => exit(0));
+  let started: Promise<RunningServer> | undefined;
+  // Waits for a start still under way, so a server told to exit while starting is closed too.
+  const exit = exitWithParent('a bench server', async () => (await started)?.close());
 
   process.on('message', (msg: ProbeRequest) => {
     if (msg?.type !== 'probe') return;
@@ -84,10 +66,10 @@ export function runServerProcess(start: () => Promise<RunningServer>): void {
     process.send?.(reply);
   });
 
-  start().then(
+  started = start();
+  started.then(
     (s) => {
       server = s;
-      if (exiting) return exit(0);
       const msg: ServerMessage = { type: 'ready', port: s.port };
       process.send?.(msg);
     },
