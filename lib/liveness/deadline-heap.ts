@@ -5,8 +5,11 @@
  */
 export interface DeadlineEntry<K, V = undefined> {
   readonly key: K;
-  /** What the owner keeps with the key (e.g. a call's observer): one map for both. */
-  readonly value: V;
+  /**
+   * What the owner keeps with the key (e.g. a call's observer): one map for both. Dropped once
+   * the entry is removed: a FIFO tombstone must not keep a finished call's objects alive.
+   */
+  value: V;
   readonly deadline: number;
   readonly seq: number;
   /** Which structure of the owning queue holds the entry (see `Slot` in deadline-queue.ts). */

@@ -113,23 +113,27 @@ export class DeadlineQueue<K, V = undefined> {
 
   /** Forgets `key` (its call completed); returns whether it was pending. */
   delete(key: K): boolean {
-    return this.remove(key) !== undefined;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return false;
+    this.remove(entry);
+    return true;
   }
 
   /** Forgets `key` and returns the value it was added with (undefined when it was not pending). */
   take(key: K): V | undefined {
-    return this.remove(key)?.value;
-  }
-
-  private remove(key: K): DeadlineEntry<K, V> | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
-    this.entries.delete(key);
+    const value = entry.value;
+    this.remove(entry);
+    return value;
+  }
+
+  private remove(entry: DeadlineEntry<K, V>): void {
+    this.entries.delete(entry.key);
     this.unlink(entry);
     // Relaxed, not cleared: with one call at a time the queue empties after every call, and the
     // next add reuses the armed timer instead of creating one per call.
     if (this.entries.size === 0 && !this.firing) this.alarm.relax();
-    return entry;
   }
 
   /** Visits every pending value, in no particular order. */
@@ -169,6 +173,9 @@ export class DeadlineQueue<K, V = undefined> {
   private unlink(entry: DeadlineEntry<K, V>): void {
     const slot = entry.slot;
     entry.slot = SLOT_NONE;
+    // A FIFO tombstone stays in the array until compaction: it must not hold on to the value
+    // (a call's observer, and through it the call's promise and its answer).
+    entry.value = undefined as V;
     if (slot === SLOT_FIFO) {
       this.fifoLive--;
       this.maybeCompactFifo();
@@ -212,9 +219,10 @@ export class DeadlineQueue<K, V = undefined> {
     this.firing = true;
     try {
       for (let entry = this.peek(); entry !== undefined && entry.deadline <= now; entry = this.peek()) {
+        const value = entry.value;
         this.entries.delete(entry.key);
         this.unlink(entry);
-        this.onExpired(entry.key, entry.value);
+        this.onExpired(entry.key, value);
       }
     } finally {
       this.firing = false;

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { Clock } from '../../../lib/common/clock.js';
 import { InvalidOptionsError } from '../../../lib/errors/index.js';
@@ -301,5 +303,29 @@ describe('DeadlineQueue', () => {
       [1, 'one again'],
     ]);
     expect(q.size).toBe(0);
+  });
+});
+
+describe('DeadlineQueue memory', () => {
+  it('a deleted key keeps nothing alive, even while its FIFO slot awaits compaction', async () => {
+    // A leak found by the bench: tombstones held finished calls' observers, and through them
+    // each call's promise and its (16 KiB) answer, past young-generation GCs.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const queue = new DeadlineQueue<number, { payload: string }>(() => undefined);
+    const refs: WeakRef<object>[] = [];
+    for (let i = 0; i < 40; i++) {
+      const value = { payload: `answer ${i}` };
+      refs.push(new WeakRef(value));
+      queue.add(i, Date.now() + 60_000, value);
+    }
+    // Fewer deletes than the compaction threshold: the first 30 FIFO slots stay as tombstones.
+    for (let i = 0; i < 30; i++) queue.take(i);
+    // WeakRef targets stay alive until the job that created them ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(refs.slice(0, 30).filter((r) => r.deref() !== undefined)).toHaveLength(0);
+    expect(refs.slice(30).every((r) => r.deref() !== undefined)).toBe(true);
+    queue.clear();
   });
 });
