@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { MessageHandler } from '@nestjs/microservices';
 import { MsRpcServer } from '../../lib/index.js';
 import { codecFromArgv, runServerProcess } from './server-process.js';
@@ -9,6 +10,8 @@ import { codecFromArgv, runServerProcess } from './server-process.js';
  * what the transport costs and what Nest's pipeline and rxjs cost on top (system `ms-rpc-bare`).
  */
 runServerProcess(async () => {
+  // Quiet like the Nest-hosted server (`logger: false`): no app here to pass it to.
+  Logger.overrideLogger(false);
   const strategy = new MsRpcServer({ host: '127.0.0.1', port: 0, codec: codecFromArgv() });
   strategy.addHandler('echo', ((data: unknown) => Promise.resolve(data)) as MessageHandler);
   await new Promise<void>((resolve, reject) => {
