@@ -77,8 +77,9 @@ export class Alarm {
     this.timerAt = Number.POSITIVE_INFINITY;
     const at = this.at;
     if (at === Number.POSITIVE_INFINITY) return; // relaxed: nothing is due
-    // A timer kept from an earlier setting: the alarm itself is due later.
-    if (at > firedFor) return this.arm(at);
+    // A timer kept from an earlier setting, and the alarm itself is not due yet (a late firing
+    // may find it due already: no extra loop turn then).
+    if (at > firedFor && at > this.clock.now()) return this.arm(at);
     this.at = Number.POSITIVE_INFINITY;
     this.onFire();
   }

@@ -77,6 +77,17 @@ describe('Alarm', () => {
     expect(firedAt).toEqual([1300]);
   });
 
+  it('a kept timer that fires late, when the alarm is due already, fires it at once', () => {
+    const m = manualClock();
+    let fired = 0;
+    const alarm = new Alarm(m.clock, () => fired++);
+    alarm.setFor(1100);
+    alarm.setFor(1300);
+    m.advance(400); // the event loop was blocked past both times
+    expect(fired).toBe(1);
+    expect(m.timers).toHaveLength(0);
+  });
+
   it('replaces an armed timer when set earlier', () => {
     const m = manualClock();
     const firedAt: number[] = [];
