@@ -1,5 +1,5 @@
 /**
- * Child side of every long-lived bench child (servers, clients): exit when told to or when the
+ * Child side of every bench child (servers, clients, idle clients): exit when told to or when the
  * parent goes away, so no child outlives a run (the parent side is child-processes.ts).
  */
 

@@ -1,5 +1,5 @@
 /**
- * Parent side of every long-lived bench child (servers, and each system's client): one set of
+ * Parent side of every bench child (servers, each system's client, the idle clients): one set of
  * forked processes per run, so one teardown kills them all at the end, on error, and on
  * SIGINT/SIGTERM. The children also exit on their own when the IPC channel drops
  * (child-lifetime.ts), so none outlives a parent killed with SIGKILL.

@@ -10,10 +10,10 @@
  *   server: what any heartbeat costs a Node server (the floor);
  * - nest-tcp: Nest has no heartbeats: silent sockets, for the heap per connection.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { DEFAULT_CONNECTION_OPTIONS } from '../lib/connection/connection-options.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { awaitMessage, type ChildProcesses } from './child-processes.js';
 import type { ChildServers } from './child-server.js';
 import type { IdleClientMessage, IdleClientRequest, IdleClientStats } from './idle-clients-process.js';
 import { errorMessage } from './load-loop.js';
@@ -53,6 +53,7 @@ export async function runIdleCell(
   workload: IdleConnectionsWorkload,
   system: SystemSpec,
   children: ChildServers,
+  processes: ChildProcesses,
 ): Promise<IdleCellResult> {
   const base = { workload: workload.id, kind: workload.kind, system: system.name, codec: system.wireFormat('json') };
   let clients: IdleClients | undefined;
@@ -64,7 +65,7 @@ export async function runIdleCell(
   try {
     const baseline = await server.probe(true);
     if (!baseline.gcForced) throw new Error('the server child could not force a GC (--expose-gc missing)');
-    clients = await IdleClients.start(server.port, workload.connections, clientArgs(system, workload));
+    clients = await IdleClients.start(processes, server.port, workload.connections, clientArgs(system, workload));
     await sleep(workload.settleMs);
 
     const c0 = await clients.stats();
@@ -109,7 +110,7 @@ export async function runIdleCell(
   }
 }
 
-/** The idle-clients child process, from the parent's side. */
+/** The idle-clients child process, from the parent's side; its lifetime is the run's ChildProcesses'. */
 class IdleClients {
   private nextId = 1;
 
@@ -118,51 +119,37 @@ class IdleClients {
     readonly connectMs: number,
   ) {}
 
-  static start(port: number, connections: number, args: readonly string[]): Promise<IdleClients> {
+  static async start(processes: ChildProcesses, port: number, connections: number, args: readonly string[]): Promise<IdleClients> {
     const argv = ['--port', String(port), '--connections', String(connections), ...args];
-    const child = fork(fileURLToPath(CLIENTS_SCRIPT), argv, {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    return new Promise<IdleClients>((resolve, reject) => {
-      const done = (err: Error | undefined, connectMs = 0): void => {
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        if (!err) return resolve(new IdleClients(child, connectMs));
-        child.kill('SIGKILL');
-        reject(err);
-      };
-      const onMessage = (msg: IdleClientMessage): void => {
-        if (msg.type === 'ready') done(undefined, msg.connectMs);
-        else if (msg.type === 'error') done(new Error(`idle clients failed:\n${msg.message}`));
-      };
-      const onExit = (code: number | null): void => done(new Error(`idle clients exited early (code ${code})`));
-      const timer = setTimeout(
-        () => done(new Error(`${connections} idle connections not ready within ${CONNECT_TIMEOUT_MS} ms`)),
+    const child = processes.fork('idle clients', CLIENTS_SCRIPT, argv);
+    try {
+      const connectMs = await awaitMessage(
+        child,
+        (msg: IdleClientMessage) => {
+          if (msg.type === 'error') throw new Error(`idle clients failed:\n${msg.message}`);
+          return msg.type === 'ready' ? msg.connectMs : undefined;
+        },
         CONNECT_TIMEOUT_MS,
+        `${connections} idle connections ready`,
       );
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-    });
+      return new IdleClients(child, connectMs);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
   }
 
-  stats(): Promise<{ stats: IdleClientStats; at: number }> {
+  async stats(): Promise<{ stats: IdleClientStats; at: number }> {
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const onMessage = (msg: IdleClientMessage): void => {
-        if (msg.type !== 'stats' || msg.id !== id) return;
-        clearTimeout(timer);
-        this.child.off('message', onMessage);
-        resolve({ stats: msg.stats, at: performance.now() });
-      };
-      const timer = setTimeout(() => {
-        this.child.off('message', onMessage);
-        reject(new Error('idle clients did not answer a stats request'));
-      }, STATS_TIMEOUT_MS);
-      this.child.on('message', onMessage);
-      const request: IdleClientRequest = { type: 'stats', id };
-      this.child.send(request);
-    });
+    const reply = awaitMessage(
+      this.child,
+      (msg: IdleClientMessage) => (msg.type === 'stats' && msg.id === id ? msg.stats : undefined),
+      STATS_TIMEOUT_MS,
+      `an answer to stats request ${id}`,
+    );
+    const request: IdleClientRequest = { type: 'stats', id };
+    this.child.send(request);
+    return { stats: await reply, at: performance.now() };
   }
 
   /** Disconnecting makes the child close its connections and exit; SIGKILL if it hangs. */

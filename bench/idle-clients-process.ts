@@ -20,6 +20,7 @@ import { defaultSocketFactory } from '../lib/connection/connect-attempt.js';
 import { resolveConnectionOptions } from '../lib/connection/connection-options.js';
 import { MessageCodec } from '../lib/protocol/message-codec.js';
 import { resolveProtocolOptions } from '../lib/protocol/protocol-options.js';
+import { exitWithParent } from './child-lifetime.js';
 import { encodeFrames } from './raw-frames.js';
 
 export interface IdleClientStats {
@@ -79,13 +80,8 @@ async function main(): Promise<void> {
       ? await rawFleet(port, count, concurrency, Number(values.interval))
       : await msRpcFleet(port, count, concurrency, values['heartbeat-timeout'] ? { heartbeatInterval: Number(values.interval), idleHeartbeatInterval: 0, heartbeatTimeout: Number(values['heartbeat-timeout']) } : {});
   const connectMs = performance.now() - started;
+  running = fleet;
 
-  const closeAll = (): void => {
-    fleet.close();
-    process.exit(0);
-  };
-  process.on('disconnect', closeAll);
-  process.on('SIGTERM', closeAll);
   process.on('message', (msg: IdleClientRequest) => {
     if (msg?.type !== 'stats') return;
     let bytesRead = 0;
@@ -205,10 +201,9 @@ async function rawFleet(port: number, count: number, concurrency: number, interv
   };
 }
 
-if (!process.send) {
-  console.error('idle-clients-process is started by bench/run.ts via child_process.fork');
-  process.exit(2);
-}
+// Installed before connecting, so a parent that goes away while 10k connections open is seen too.
+let running: IdleFleet | undefined;
+exitWithParent('idle-clients-process', () => running?.close());
 main().catch((err: unknown) => {
   const msg: IdleClientMessage = { type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) };
   process.send?.(msg, () => process.exit(1));

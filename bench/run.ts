@@ -49,16 +49,17 @@ class ServerPool {
 
 /** The run's child processes, by role. */
 interface Children {
+  readonly processes: ChildProcesses;
   readonly servers: ChildServers;
   readonly pool: ServerPool;
   readonly clients: ChildClients;
 }
 
 async function runCell(workload: Workload, system: SystemSpec, args: BenchArgs, children: Children): Promise<CellResult> {
-  const { servers, pool, clients } = children;
+  const { processes, servers, pool, clients } = children;
   switch (workload.kind) {
     case 'idle-connections':
-      return runIdleCell(workload, system, servers);
+      return runIdleCell(workload, system, servers, processes);
     case 'echo': {
       const codec = workload.codec ?? args.codec;
       return clients.runEchoCell(workload, system, {
@@ -151,7 +152,7 @@ async function main(): Promise<number> {
   const processes = new ChildProcesses();
   processes.installTeardown();
   const servers = new ChildServers(processes);
-  const children: Children = { servers, pool: new ServerPool(servers), clients: new ChildClients(processes) };
+  const children: Children = { processes, servers, pool: new ServerPool(servers), clients: new ChildClients(processes) };
   const startedAt = new Date().toISOString();
   const total = workloads.reduce((n, w) => n + (w.kind === 'echo' ? args.rounds : 1) * systemsFor(w).length, 0);
   console.log(
