@@ -1,5 +1,5 @@
 import { Clock, systemClock, TimerHandle } from '../common/clock.js';
-import { MsRpcLogger } from '../common/logger.js';
+import { describeError, MsRpcLogger } from '../common/logger.js';
 import { Connection, SocketFactory } from '../connection/connection.js';
 import { ConnectionState } from '../connection/connection-state.js';
 import { MessageCodec } from '../protocol/message-codec.js';
@@ -9,8 +9,13 @@ import { ChannelOptions } from './channel-options.js';
 export interface ChannelListener {
   onStateChange?(connection: Connection, from: ConnectionState, to: ConnectionState, reason: Error | undefined): void;
   onGoAway?(connection: Connection, reason: string): void;
-  /** A provider failed every reconnect attempt: holders should drop it from their directories. */
+  /**
+   * A provider failed every reconnect attempt: it is out of load balancing (its connections are not
+   * ready) and probed at the backoff cap from now on, for as long as someone holds it.
+   */
   onEvicted?(address: string, attempts: number, reason: Error | undefined): void;
+  /** An evicted provider answered a probe (its Hello arrived): it takes calls again. */
+  onReadmitted?(address: string): void;
   /** Someone asked for a lost connection to be retried now (see {@link ChannelCache.reconnectSoon}). */
   onReconnectRequested?(connection: Connection, why: string): void;
 }
@@ -21,6 +26,8 @@ interface Group {
   holders: Set<object>;
   /** Set while the group waits for its in-flight calls before closing. */
   retireTimer?: TimerHandle;
+  /** The watchdog gave up on fast reconnects: probed at the backoff cap until one succeeds. */
+  evicted?: boolean;
 }
 
 /** How often a retiring address is checked for calls still in flight. */
@@ -118,8 +125,7 @@ export class ChannelCache {
     const group = this.groups.get(address);
     if (!group || group.retireTimer !== undefined) return;
     for (const c of group.connections) {
-      if (c.state !== 'transient-failure') continue;
-      for (const l of [...this.listeners]) l.onReconnectRequested?.(c, why);
+      if (c.state === 'transient-failure') this.notify((l) => l.onReconnectRequested?.(c, why));
     }
   }
 
@@ -145,11 +151,28 @@ export class ChannelCache {
     check();
   }
 
-  /** Reports an unreachable provider to every holder, then closes its connections. */
+  /**
+   * Reports an unreachable provider to every holder, once (any of its connections may be the
+   * first to give up). Its connections stay: the watchdog keeps probing them.
+   */
   evict(address: string, attempts: number, reason: Error | undefined): void {
-    if (!this.groups.has(address)) return;
-    for (const l of [...this.listeners]) l.onEvicted?.(address, attempts, reason);
-    this.remove(address, 'provider evicted');
+    const group = this.groups.get(address);
+    if (!group || group.evicted) return;
+    group.evicted = true;
+    this.notify((l) => l.onEvicted?.(address, attempts, reason));
+  }
+
+  /** An evicted provider's connection is ready again: tells every holder. */
+  readmit(address: string): void {
+    const group = this.groups.get(address);
+    if (!group?.evicted) return;
+    group.evicted = false;
+    this.notify((l) => l.onReadmitted?.(address));
+  }
+
+  /** Whether the provider at `address` is evicted (see {@link evict}). */
+  isEvicted(address: string): boolean {
+    return this.groups.get(address)?.evicted === true;
   }
 
   /** Closes and forgets an address's connections now; their pending calls fail at once. */
@@ -174,17 +197,28 @@ export class ChannelCache {
       this.options,
       this.codec,
       {
-        onStateChange: (c, from, to, reason) => {
-          for (const l of [...this.listeners]) l.onStateChange?.(c, from, to, reason);
-        },
-        onGoAway: (c, reason) => {
-          for (const l of [...this.listeners]) l.onGoAway?.(c, reason);
-        },
+        onStateChange: (c, from, to, reason) => this.notify((l) => l.onStateChange?.(c, from, to, reason)),
+        onGoAway: (c, reason) => this.notify((l) => l.onGoAway?.(c, reason)),
       },
       this.logger,
       this.clock,
       this.socketFactory,
     );
+  }
+
+  /**
+   * Tells every listener, each isolated from the others: these calls run inside connection state
+   * transitions, and one that throws must neither stop the others from hearing it nor leave the
+   * connection half-way through a transition (a slot stuck `connecting`).
+   */
+  private notify(call: (listener: ChannelListener) => void): void {
+    for (const l of [...this.listeners]) {
+      try {
+        call(l);
+      } catch (err) {
+        this.logger.error(`channel listener failed: ${describeError(err)}`, (err as Error | undefined)?.stack);
+      }
+    }
   }
 
   private cancelRetirement(group: Group): void {

@@ -2,7 +2,7 @@ import { Clock, systemClock, TimerHandle } from '../common/clock.js';
 import { MsRpcLogger } from '../common/logger.js';
 import { Connection } from '../connection/connection.js';
 import { ConnectionState } from '../connection/connection-state.js';
-import { BackoffOptions, resolveBackoffOptions } from '../liveness/backoff-options.js';
+import { BackoffOptions } from '../liveness/backoff-options.js';
 import type { ChannelCache } from './channel-cache.js';
 import { ExponentialBackoff } from '../liveness/backoff.js';
 
@@ -16,31 +16,34 @@ interface Watch {
   timer: TimerHandle | undefined;
   /** When the armed attempt is due (clock time). */
   dueAt: number;
-  /** Set while an expedited attempt runs: where the schedule resumes if it fails too. */
+  /** Set while a hurried attempt is armed or runs: where the schedule resumes if it fails. */
   resumeAt: number | undefined;
-  lastExpeditedAt: number;
+  /** When the last hurried attempt started (clock time). */
+  lastHurriedAt: number;
+  /** The backoff ran out: the provider is evicted and probed at the backoff cap. */
+  probing: boolean;
 }
 
-/** Floor of the spacing between two expedited attempts on one connection. */
-const MIN_EXPEDITE_GAP_MS = 100;
+/**
+ * Spacing of the attempts that waiting calls hurry, per connection, however many calls wait: a
+ * provider restarted while calls wait for it answers them within about this long after it
+ * listens, and a dead one costs at most this many refused connects per second.
+ */
+export const HURRY_GAP_MS = 50;
 
 /**
  * Reconnects lost connections with exponential backoff and jitter (spread, so a provider
- * restart does not bring every consumer back in the same millisecond), resets on success,
- * and gives up after the last attempt. Driven by connection state changes; owns no sockets.
+ * restart does not bring every consumer back in the same millisecond), resets on success.
+ * When the backoff runs out the provider is evicted: out of load balancing, not out of existence.
+ * It is then probed at the backoff cap (with jitter) for as long as a client holds it (discovery
+ * lists it), and the first probe that gets the server's Hello re-admits it. Driven by connection
+ * state changes; owns no sockets.
  */
 export class ReconnectWatchdog {
   private readonly watches = new Map<Connection, Watch>();
   private closed = false;
-
   private readonly detach: () => void;
-  /** Expedited attempts on one connection are at least this far apart. */
-  private readonly expediteGapMs: number;
 
-  /**
-   * Watches every connection of `channels`; a provider that stays unreachable through every
-   * attempt is evicted from the cache, which tells every client holding it.
-   */
   constructor(
     private readonly channels: ChannelCache,
     private readonly backoffOptions: Partial<BackoffOptions>,
@@ -49,10 +52,9 @@ export class ReconnectWatchdog {
     private readonly random: () => number = Math.random,
     private readonly listener: WatchdogListener = {},
   ) {
-    this.expediteGapMs = Math.max(MIN_EXPEDITE_GAP_MS, resolveBackoffOptions(backoffOptions, 'backoff').initialDelay);
     this.detach = channels.addListener({
       onStateChange: (c, _from, to, reason) => this.onStateChange(c, to, reason),
-      onReconnectRequested: (c, why) => this.expedite(c, why),
+      onReconnectRequested: (c, why) => this.hurry(c, why),
     });
   }
 
@@ -64,7 +66,12 @@ export class ReconnectWatchdog {
         this.cancelTimer(watch);
         watch.backoff.reset();
         watch.resumeAt = undefined;
+        if (watch.probing) {
+          watch.probing = false;
+          this.logger.log(`${connection.address}: answered a probe; back in load balancing`);
+        }
       }
+      this.channels.readmit(connection.address);
     } else if (to === 'transient-failure') {
       this.schedule(connection, reason);
     } else if (to === 'closed') {
@@ -94,22 +101,23 @@ export class ReconnectWatchdog {
   }
 
   /**
-   * Tries a lost connection now instead of at its next backoff tick, because something suggests
-   * the provider is back (the registry announced it again) or a call waits with nothing ready.
-   * Only a hint: at most one expedited attempt per {@link expediteGapMs}, none when the regular
-   * one is due sooner anyway, and a failed one does not count as a backoff attempt (the schedule
-   * resumes where it was), so hints can neither hammer a dead provider nor get it evicted early.
+   * Tries a lost connection sooner than its next backoff tick, because something suggests the
+   * provider is back (the registry announced it again) or calls wait with nothing ready. Hurried
+   * attempts on one connection are at least {@link HURRY_GAP_MS} apart, the next one armed for the
+   * end of that gap rather than dropped; none when the regular one is due first anyway; and a failed
+   * one is not a backoff attempt (the schedule resumes where it was), so hints can neither hammer a
+   * dead provider nor get it evicted early.
    */
-  private expedite(connection: Connection, why: string): void {
+  private hurry(connection: Connection, why: string): void {
     const watch = this.watches.get(connection);
     if (this.closed || !watch || watch.timer === undefined || connection.state !== 'transient-failure') return;
     const now = this.clock.now();
-    if (watch.dueAt - now < this.expediteGapMs || now - watch.lastExpeditedAt < this.expediteGapMs) return;
-    watch.lastExpeditedAt = now;
-    watch.resumeAt = watch.dueAt;
+    const at = Math.max(now, watch.lastHurriedAt + HURRY_GAP_MS);
+    if (watch.dueAt <= at) return;
+    watch.resumeAt ??= watch.dueAt;
     this.cancelTimer(watch);
-    this.logger.debug?.(`${connection.address}: reconnecting now (${why}) instead of in ${Math.round(watch.dueAt - now)} ms`);
-    connection.connect().catch(() => undefined);
+    this.logger.debug?.(`${connection.address}: reconnecting in ${Math.round(at - now)} ms (${why}) instead of ${Math.round(watch.dueAt - now)} ms`);
+    this.arm(connection, watch, at - now, true);
   }
 
   private schedule(connection: Connection, reason: Error | undefined): void {
@@ -120,40 +128,47 @@ export class ReconnectWatchdog {
         timer: undefined,
         dueAt: 0,
         resumeAt: undefined,
-        lastExpeditedAt: -Infinity,
+        lastHurriedAt: Number.NEGATIVE_INFINITY,
+        probing: false,
       };
       this.watches.set(connection, watch);
     }
     this.cancelTimer(watch);
     if (watch.resumeAt !== undefined) {
-      // An expedited attempt failed: back to the attempt that was already scheduled.
+      // A hurried attempt failed: back to the attempt that was already scheduled.
       const dueAt = watch.resumeAt;
       watch.resumeAt = undefined;
-      this.arm(connection, watch, Math.max(0, dueAt - this.clock.now()));
+      this.arm(connection, watch, Math.max(0, dueAt - this.clock.now()), false);
+      return;
+    }
+    if (watch.probing) {
+      this.arm(connection, watch, watch.backoff.probeDelay(), false);
       return;
     }
     const delay = watch.backoff.next();
     if (delay === null) {
-      const attempts = watch.backoff.attempt;
-      this.watches.delete(connection);
+      watch.probing = true;
+      const probeIn = watch.backoff.probeDelay();
       this.logger.warn(
-        `${connection.address}: unreachable after ${attempts} reconnect attempts` +
-          `${reason ? ` (last error: ${reason.message})` : ''}; evicting`,
+        `${connection.address}: unreachable after ${watch.backoff.attempt} reconnect attempts` +
+          `${reason ? ` (last error: ${reason.message})` : ''}; evicted from load balancing, probed every ~${Math.round(probeIn / 1000)} s while discovery lists it`,
       );
-      this.channels.evict(connection.address, attempts, reason);
+      this.channels.evict(connection.address, watch.backoff.attempt, reason);
+      this.arm(connection, watch, probeIn, false);
       return;
     }
     const attempt = watch.backoff.attempt;
     this.logger.debug?.(`${connection.address}: reconnect attempt ${attempt} in ${Math.round(delay)} ms`);
     this.listener.onReconnectScheduled?.(connection, attempt, delay);
-    this.arm(connection, watch, delay);
+    this.arm(connection, watch, delay, false);
   }
 
-  private arm(connection: Connection, watch: Watch, delay: number): void {
+  private arm(connection: Connection, watch: Watch, delay: number, hurried: boolean): void {
     watch.dueAt = this.clock.now() + delay;
     watch.timer = this.clock.setTimeout(() => {
       watch.timer = undefined;
       if (this.closed || connection.state !== 'transient-failure') return;
+      if (hurried) watch.lastHurriedAt = this.clock.now();
       // A failure comes back through onStateChange and schedules the next attempt.
       connection.connect().catch(() => undefined);
     }, delay);

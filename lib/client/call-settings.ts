@@ -10,6 +10,7 @@ import { MsRpcCallOptions, MsRpcRecord } from './ms-rpc-record.js';
 /** The client-wide defaults a call starts from. */
 export interface CallDefaults {
   readonly timeout: number;
+  readonly waitForReady: boolean;
   /** Retries of calls to idempotent patterns. */
   readonly retries: number;
   readonly idempotentPatterns: ReadonlySet<string>;
@@ -32,6 +33,8 @@ export function resolveCallSettings(
   let data = payload;
   let metadata = packetMetadata;
   let timeoutMs = defaults.timeout;
+  let timeoutSource: string | undefined;
+  let waitForReady = defaults.waitForReady;
   let retries = defaults.idempotentPatterns.has(pattern) ? defaults.retries : 0;
   let hashKey: string | undefined;
   let hasHashKey = false;
@@ -40,9 +43,14 @@ export function resolveCallSettings(
     overrides,
   ];
   if (payload instanceof MsRpcRecord) data = payload.data;
-  for (const o of layers) {
+  for (let i = 0; i < layers.length; i++) {
+    const o = layers[i];
     if (!o) continue;
-    if (o.timeout !== undefined) timeoutMs = o.timeout;
+    if (o.timeout !== undefined) {
+      timeoutMs = o.timeout;
+      timeoutSource = i === 0 ? 'set per call with MsRpcRecordBuilder.setTimeout()' : 'set in the options of client.call()';
+    }
+    if (o.waitForReady !== undefined) waitForReady = o.waitForReady;
     if (o.retries !== undefined) retries = o.retries;
     if (o.metadata) metadata = { ...metadata, ...o.metadata };
     if (o.hashKey !== undefined) {
@@ -52,10 +60,24 @@ export function resolveCallSettings(
   }
   if (!hasHashKey && defaults.hashKey) hashKey = defaults.hashKey(rawPattern, data);
   const context: PickContext | undefined = hashKey !== undefined ? { hashKey, pattern } : undefined;
-  return { pattern, data, metadata, timeoutMs, retries, context };
+  return {
+    pattern,
+    data,
+    metadata,
+    timeoutMs,
+    timeoutSource: timeoutSource === undefined ? undefined : `per-call timeout ${timeoutMs} ms ${timeoutSource}`,
+    retries,
+    context,
+    waitForReady,
+  };
 }
 
-const CALL_OPTION_KEYS = ['timeout', 'retries', 'hashKey', 'metadata', 'signal'];
+/** How a timeout from the client's options is described (one string, built per client). */
+export function clientTimeoutSource(timeoutMs: number): string {
+  return `MsRpcClient timeout ${timeoutMs} ms; set timeout or per call with MsRpcRecordBuilder`;
+}
+
+const CALL_OPTION_KEYS = ['timeout', 'retries', 'hashKey', 'metadata', 'signal', 'waitForReady'];
 
 /**
  * Why `client.call(pattern, data, options)` cannot be sent, or undefined: null/undefined pattern
@@ -88,6 +110,9 @@ export function checkCallOptions(options: unknown): void {
       throw new InvalidOptionsError('call.metadata', 'expected an object of strings');
     }
     for (const [k, v] of Object.entries(o.metadata)) checkString(`call.metadata.${k}`, v, true);
+  }
+  if (o.waitForReady !== undefined && typeof o.waitForReady !== 'boolean') {
+    throw new InvalidOptionsError('call.waitForReady', 'expected a boolean');
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw new InvalidOptionsError('call.signal', 'expected an AbortSignal');

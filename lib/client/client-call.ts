@@ -1,8 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import type { PickContext } from '../balancer/balancer.js';
+import type { ProcessHold } from '../common/process-hold.js';
 import type { Connection } from '../connection/connection.js';
 import type { CallObserver } from '../connection/pending-calls.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
+import { isNoHandlerPayload, NoHandlerError } from '../errors/no-handler-error.js';
 import { NoProviderError } from '../errors/no-provider-error.js';
 import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
 import { NO_PROVIDER_LABEL, type RpcCallToken } from '../metrics/metric-series.js';
@@ -26,6 +28,10 @@ export interface CallEnvironment {
   knownProviders(): number;
   /** Starts discovery and connects providers, if not done yet. */
   start(): void;
+  /** Held while a call is pending, so that the process waits for it (see ProcessHold). */
+  readonly hold: ProcessHold;
+  /** Where the client-wide timeout comes from, for timeout messages. */
+  readonly timeoutSource: string;
 }
 
 /** Where a call's outcome goes: `end` or `error` ends it, exactly once; `value` may come before. */
@@ -43,9 +49,13 @@ export interface CallSettings {
   readonly data: unknown;
   readonly metadata: Metadata | undefined;
   readonly timeoutMs: number;
+  /** Where the timeout was set when not by the client's options (for timeout messages). */
+  readonly timeoutSource: string | undefined;
   /** Extra attempts on other providers (0 for non-idempotent calls). */
   readonly retries: number;
   readonly context: PickContext | undefined;
+  /** Wait through failed connect attempts instead of failing fast (gRPC's waitForReady). */
+  readonly waitForReady: boolean;
 }
 
 /**
@@ -60,6 +70,8 @@ export class ClientCall implements CallObserver {
   private readonly startedAt = performance.now();
   private readonly token: RpcCallToken | undefined;
   private retries: number;
+  /** The process hold is taken (from start() to the outcome). */
+  private held = false;
   private provider = NO_PROVIDER_LABEL;
   private connection: Connection | undefined;
   private requestId = 0;
@@ -85,6 +97,8 @@ export class ClientCall implements CallObserver {
   /** Sends the call (or fails it at once on a closed client). */
   start(): void {
     if (this.env.isClosed()) return this.fail(new ClientClosedError());
+    this.held = true;
+    this.env.hold.acquire();
     this.env.retryBudget.recordCall();
     this.attempt();
   }
@@ -92,7 +106,7 @@ export class ClientCall implements CallObserver {
   /** The caller stopped listening: drop the wait or tell the provider to stop. No outcome is delivered. */
   cancel(): void {
     if (this.done) return;
-    this.done = true;
+    this.finish();
     if (this.token) this.env.metrics!.callCancelled(this.token);
     this.cancelWait?.();
     if (this.connection && this.requestId) this.connection.cancel(this.requestId);
@@ -106,7 +120,8 @@ export class ClientCall implements CallObserver {
 
   /** CallObserver: the final answer. */
   onEnd(hasData: boolean, response: unknown): void {
-    this.done = true;
+    if (this.done) return;
+    this.finish();
     this.env.outliers?.record(this.provider, true);
     if (this.token) this.env.metrics!.callSucceeded(this.token, this.provider, performance.now() - this.startedAt);
     this.sink.end(hasData, response);
@@ -115,7 +130,7 @@ export class ClientCall implements CallObserver {
   /** CallObserver: the provider answered with an error, or the connection failed the call. */
   onError(err: unknown): void {
     if (this.done) return;
-    const error = err ?? new Error('Remote error without details');
+    const error = this.typed(err ?? new Error('Remote error without details'));
     // A remote handler error still proves the provider answers.
     this.env.outliers?.record(this.provider, !isProviderFailure(error));
     this.retryOrFail(error, this.provider);
@@ -130,29 +145,57 @@ export class ClientCall implements CallObserver {
     if (env.isClosed()) return this.fail(new ClientClosedError());
     const route = this.route;
     if (env.router.isUnserved(route)) {
-      return this.fail(
-        new NoProviderError(env.serviceName, `none of ${env.knownProviders()} known provider(s) serves it`, {
-          pattern: route.pattern,
-        }),
-      );
+      return this.fail(new NoHandlerError(route.pattern, env.serviceName, `none of ${env.knownProviders()} known provider(s) serves it`));
     }
     const ready = env.router.pickNow(this.settings.context, route);
     if (ready) return this.dispatch(ready, this.attempts++ === 0);
     env.start();
-    const pick = env.router.pick(Math.max(1, Math.ceil(this.remaining())), this.settings.context, route);
+    const s = this.settings;
+    const pick = env.router.pick(Math.max(1, Math.ceil(this.remaining())), s.context, route, s.waitForReady);
     this.cancelWait = pick.cancel;
     this.attempts++;
     pick.promise.then(
       (target) => this.dispatch(target, false),
-      // A pick that ran out of time is this call's timeout; a closed client, or providers that
-      // refused us (AuthError, TlsHandshakeError), are reported as they are.
+      // A wait that ran out of time is this call's timeout, saying why no provider was ready; a
+      // fast failure (every provider's latest connect failed), a closed client, or providers that
+      // refused us (AuthError, TlsHandshakeError) are reported as they are.
       (err: unknown) =>
         this.fail(
-          err instanceof NoProviderError
-            ? new RpcTimeoutError(this.settings.pattern, this.settings.timeoutMs, { cause: err })
+          err instanceof NoProviderError && err.waitedMs !== undefined
+            ? new RpcTimeoutError(s.pattern, s.timeoutMs, { cause: err, reason: err.message, source: this.timeoutSource() })
             : err,
         ),
     );
+  }
+
+  /**
+   * A provider's answer or a connection failure, as the caller should see it: a timeout says where
+   * its value came from; a provider's "no handler" answer becomes a NoHandlerError.
+   */
+  private typed(err: unknown): unknown {
+    if (err instanceof RpcTimeoutError) {
+      return new RpcTimeoutError(this.settings.pattern, this.settings.timeoutMs, {
+        address: this.provider === NO_PROVIDER_LABEL ? undefined : this.provider,
+        source: this.timeoutSource(),
+      });
+    }
+    if (!(err instanceof NoHandlerError) && isNoHandlerPayload(err)) {
+      return new NoHandlerError(this.settings.pattern, this.env.serviceName, `provider ${this.provider} has no handler for it`);
+    }
+    return err;
+  }
+
+  private timeoutSource(): string {
+    return this.settings.timeoutSource ?? this.env.timeoutSource;
+  }
+
+  /** The call is over (answered, failed or cancelled): it no longer holds the process. */
+  private finish(): void {
+    this.done = true;
+    if (this.held) {
+      this.held = false;
+      this.env.hold.release();
+    }
   }
 
   /** `immediate`: the first attempt, sent synchronously from start(): its whole timeout remains. */
@@ -196,7 +239,7 @@ export class ClientCall implements CallObserver {
 
   private fail(err: unknown): void {
     if (this.done) return;
-    this.done = true;
+    this.finish();
     if (this.token) this.env.metrics!.callFailed(this.token, this.provider, performance.now() - this.startedAt, err);
     this.sink.error(err);
   }

@@ -72,17 +72,27 @@ export interface MsRpcClientOptions extends ProtocolOptions, ConnectionOptions {
    */
   connectTimeout: number;
   /**
+   * gRPC's wait-for-ready. `false`: a call, event or `connect()` waits while a connect attempt
+   * that may serve it is under way, and fails fast with a NoProviderError naming each provider's
+   * failure (`127.0.0.1:4100: connect ECONNREFUSED ...`) once every known provider's latest attempt
+   * failed. `true`: it waits through failures for up to its timeout, hurrying reconnects; a call
+   * that times out then says why no provider was ready. Per call: `MsRpcRecordBuilder.setWaitForReady()`.
+   * @default false
+   */
+  waitForReady: boolean;
+  /**
    * Long-lived connections kept per provider address.
    * @default 1
    */
   connectionsPerProvider: number;
   /**
-   * Reconnect backoff (start 100 ms, factor 2, cap 30 s, ±20 % jitter, 12 attempts, then eviction).
+   * Reconnect backoff (start 100 ms, factor 2, cap 30 s, ±20 % jitter, 12 attempts, then eviction:
+   * out of load balancing, probed at the cap while discovery lists the provider).
    * @default DEFAULT_BACKOFF_OPTIONS
    */
   backoff: Partial<BackoffOptions>;
   /**
-   * Overrides the backoff: `(attempt) => delayMs | null` (null gives up and evicts), as in ioredis.
+   * Overrides the backoff: `(attempt) => delayMs | null` (null evicts: probes at `backoff.maxDelay` from then on), as in ioredis.
    * @default undefined
    */
   retryStrategy?: RetryStrategy;
@@ -138,6 +148,7 @@ const CLIENT_KEYS = [
   'snapshotDir',
   'timeout',
   'connectTimeout',
+  'waitForReady',
   'connectionsPerProvider',
   'backoff',
   'retryStrategy',
@@ -154,6 +165,7 @@ export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
   snapshotDir: join(homedir(), '.nestjs-ms-rpc', 'snapshots') as string | false,
   timeout: 3000,
   connectTimeout: 10000,
+  waitForReady: false,
   connectionsPerProvider: 1,
   retries: 0,
   idempotentPatterns: [] as string[],
@@ -182,6 +194,7 @@ export function resolveClientOptions(partial: Partial<MsRpcClientOptions> = {}):
   checkString('MsRpcClient.service', o.service);
   checkInteger('MsRpcClient.timeout', o.timeout, 1);
   checkInteger('MsRpcClient.connectTimeout', o.connectTimeout, 1);
+  if (typeof o.waitForReady !== 'boolean') throw new InvalidOptionsError('MsRpcClient.waitForReady', 'expected a boolean');
   checkInteger('MsRpcClient.connectionsPerProvider', o.connectionsPerProvider, 1, 64);
   checkInteger('MsRpcClient.retries', o.retries, 0, 16);
   if (!Array.isArray(o.idempotentPatterns)) {

@@ -4,8 +4,8 @@ import type { CallEnvironment } from './client-call.js';
 import { MsRpcRecord } from './ms-rpc-record.js';
 
 /**
- * Sends one event (`emit()`): fire-and-forget once written, waiting up to `timeoutMs` for a
- * provider when none is ready.
+ * Sends one event (`emit()`): fire-and-forget once written. When no provider is ready it waits
+ * as a call does: for a connect attempt under way, or up to `timeoutMs` with `waitForReady`.
  *
  * Events go to a provider that declares the event in its `events` metadata. When providers are
  * known but none declares it, the event still goes to any provider rather than failing: an emit
@@ -18,6 +18,7 @@ export async function sendEvent(
   payload: unknown,
   packetMetadata: Metadata | undefined,
   timeoutMs: number,
+  waitForReady: boolean,
 ): Promise<void> {
   if (env.isClosed()) throw new ClientClosedError();
   let data = payload;
@@ -31,7 +32,7 @@ export async function sendEvent(
   let target = env.router.pickNow(undefined, route);
   if (!target) {
     env.start();
-    target = await env.router.pick(timeoutMs, undefined, route).promise;
+    target = await env.router.pick(timeoutMs, undefined, route, waitForReady).promise;
   }
   target.emit(pattern, data, metadata);
 }

@@ -3,14 +3,14 @@ import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
 import { connectable, defer, Observable, Subject, throwError } from 'rxjs';
 import { BalancerRegistry } from '../balancer/balancer-registry.js';
-import { ChannelCache } from '../channel/channel-cache.js';
+import { ChannelCache, type ChannelListener } from '../channel/channel-cache.js';
 import { ReconnectWatchdog } from '../channel/reconnect-watchdog.js';
 import { Clock, systemClock } from '../common/clock.js';
 import { MsRpcLogger } from '../common/logger.js';
+import { ProcessHold } from '../common/process-hold.js';
 import { serviceName } from '../common/service-name.js';
 import { Directory } from '../directory/directory.js';
 import { DirectorySnapshotStore } from '../directory/directory-snapshot.js';
-import { ClientClosedError } from '../errors/client-closed-error.js';
 import type { HealthSource } from '../health/health-source.js';
 import type { RpcMetrics } from '../metrics/rpc-metrics.js';
 import type { Registry } from '../registry/registry.js';
@@ -18,7 +18,7 @@ import { StaticRegistry } from '../registry/static-registry.js';
 import { OutlierDetector } from '../routing/outlier-detector.js';
 import { RetryBudget } from '../routing/retry-budget.js';
 import { AnswerMapper, MsRpcCallInit, PacketSink, promiseCall, SubscriberSink } from './call-sinks.js';
-import { CallDefaults, invalidCall, resolveCallSettings } from './call-settings.js';
+import { CallDefaults, clientTimeoutSource, invalidCall, resolveCallSettings } from './call-settings.js';
 import { CallEnvironment, CallSettings, ClientCall } from './client-call.js';
 import { MsRpcClientOptions, ResolvedClientOptions, resolveClientOptions } from './client-options.js';
 import { ClientEvents, type MsRpcClientEvents } from './client-events.js';
@@ -50,9 +50,9 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
   private readonly registry: Registry;
   private readonly directory: Directory;
   private readonly channels: ChannelCache;
-  /** Set when this client owns its channel layer (no shared cache was injected). */
-  private readonly ownWatchdog: ReconnectWatchdog | undefined;
-  private readonly detachChannels: () => void;
+  private readonly channelListener: ChannelListener;
+  /** Detaches from the channel cache (a shared one outlives a closed client). */
+  private detachChannels: () => void;
   private readonly discovery: ServiceDiscovery;
   private readonly router: ProviderRouter;
   private readonly retryBudget: RetryBudget;
@@ -66,8 +66,11 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
   };
   /** No subclass changed how answers reach a `send()` subscriber (see send()). */
   private readonly directSend: boolean;
+  /** Between close() and the next use, which opens it again (as Nest's clients do). */
   private closed = false;
   private readonly events: ClientEvents;
+  /** Keeps the process alive while a call, connect() or emit() is pending. */
+  private readonly hold = new ProcessHold();
 
   constructor(options: Partial<MsRpcClientOptions> = {}, deps: MsRpcClientDeps = {}) {
     super();
@@ -83,6 +86,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     this.outliers = this.options.outlierDetection ? new OutlierDetector(this.options.outlierDetection, this.clock) : undefined;
     this.callDefaults = {
       timeout: this.options.timeout,
+      waitForReady: this.options.waitForReady,
       retries: this.options.retries,
       idempotentPatterns: new Set(this.options.idempotentPatterns),
       hashKey: this.options.balancer.hashKey,
@@ -91,7 +95,8 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       this.channels = deps.channels;
     } else {
       this.channels = new ChannelCache(this.options, this.logger, this.clock);
-      this.ownWatchdog = new ReconnectWatchdog(this.channels, this.options.backoff, this.logger, this.clock);
+      // Attaches itself to the cache; with no lost connection it holds no timer.
+      new ReconnectWatchdog(this.channels, this.options.backoff, this.logger, this.clock);
     }
     this.directory = new Directory(
       this.serviceName,
@@ -100,11 +105,11 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
           this.router.connect(instance);
           this.events.providerAdded();
         },
-        // Removed providers get no new call; evicted ones are unreachable and close at once,
-        // the others keep answering what they already have for up to one call timeout.
+        // Removed providers get no new call, but keep answering what they already have for up
+        // to one call timeout.
         onRemoved: (instance, why) => {
           this.outliers?.forget(instance.id);
-          this.router.release(instance.id, `provider removed (${why})`, why === 'evicted' ? 0 : this.options.timeout);
+          this.router.release(instance.id, `provider removed (${why})`, this.options.timeout);
         },
         onUpdated: (instance) => this.router.onUpdated(instance),
       },
@@ -128,16 +133,24 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       this.directory,
       this.channels,
       new BalancerRegistry({ clock: this.clock }).create(this.options.balancer, 'MsRpcClient.balancer'),
-      () => void this.discovery.resolve().then(() => this.router.connectAll()),
+      this.discovery,
       this.clock,
       this.outliers,
     );
-    this.events = new ClientEvents(this.directory, this.router, this.metrics, (status) => this._status$.next(status));
-    this.detachChannels = this.channels.addListener({
+    this.events = new ClientEvents(
+      this.directory,
+      this.router,
+      this.metrics,
+      (status) => this._status$.next(status),
+      this.logger,
+    );
+    this.channelListener = {
       onStateChange: (c, from, to, reason) => this.events.onStateChange(c, from, to, reason),
       onGoAway: () => this.router.connectAll(),
       onEvicted: (address, attempts, reason) => this.events.onEvicted(address, attempts, reason),
-    });
+      onReadmitted: (address) => this.events.onReadmitted(address),
+    };
+    this.detachChannels = this.channels.addListener(this.channelListener);
     this.callEnv = {
       serviceName: this.serviceName,
       router: this.router,
@@ -147,6 +160,8 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       isClosed: () => this.closed,
       knownProviders: () => this.directory.size,
       start: () => void this.start(),
+      hold: this.hold,
+      timeoutSource: clientTimeoutSource(this.options.timeout),
     };
     this.directSend =
       this.publish === MsRpcClient.prototype.publish &&
@@ -155,15 +170,19 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
   }
 
   /**
-   * Starts discovery and resolves once at least one provider connection is ready; rejects
-   * with NoProviderError after `connectTimeout`. Calls do not need it: they wait for a
-   * provider on their own, bounded by their timeout.
+   * Starts discovery and resolves once a provider connection is ready. Rejects with a
+   * NoProviderError naming each provider's failure as soon as every known provider's latest
+   * connect attempt failed (with `waitForReady`: only after `connectTimeout`), and with a
+   * ClientClosedError when close() is called meanwhile. After close() it opens the client
+   * again. Calls do not need it: they wait for a provider on their own, bounded by their timeout.
    */
   async connect(): Promise<void> {
-    if (this.closed) throw new ClientClosedError();
+    this.reopen();
     if (this.router.hasAvailable) return;
-    await this.start();
-    await this.router.pick(this.options.connectTimeout).promise;
+    await this.hold.around(async () => {
+      await this.start();
+      await this.router.pick(this.options.connectTimeout, undefined, undefined, this.options.waitForReady).promise;
+    });
   }
 
   /**
@@ -177,6 +196,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       return throwError(() => new InvalidMessageException());
     }
     return new Observable<TResult>((subscriber) => {
+      this.reopen();
       const packet = this.createPacket(pattern, data);
       if (!this.directSend) return this.publish(packet, this.createObserver(subscriber));
       const call = new ClientCall(this.callEnv, this.callSettings(packet), new SubscriberSink(subscriber, this.answerMapper));
@@ -190,6 +210,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     if (pattern === null || pattern === undefined || data === null || data === undefined) {
       return throwError(() => new InvalidMessageException());
     }
+    this.reopen();
     const source = connectable(
       defer(() => this.dispatchEvent<TResult>(this.createPacket(pattern, data))),
       { connector: () => new Subject<TResult>(), resetOnDisconnect: false },
@@ -198,19 +219,32 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     return source;
   }
 
+  /**
+   * Fails what is waiting for a provider with ClientClosedError, closes this client's provider
+   * connections (calls in flight on them fail with ConnectionClosedError; connections of a
+   * shared channel cache stay open while other clients hold them) and unsubscribes from
+   * discovery. Like Nest's clients, the client can be used again: the next `connect()`,
+   * `send()`, `emit()` or `call()` opens fresh connections.
+   */
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed) return this.discovery.stop();
     this.closed = true;
     this.router.close();
-    this.detachChannels();
-    if (this.ownWatchdog) {
-      this.ownWatchdog.close();
-      this.channels.close('client closed');
-    }
-    await this.discovery.close();
-    if (!this.options.registry) await this.registry.close();
+    this.directory.clear();
     this.events.close();
+    this.detachChannels();
+    this.hold.dispose();
+    await this.discovery.stop();
   }
+
+  /** Opens the client again after close(): routing resumes, discovery restarts on first use. */
+  private reopen(): void {
+    if (!this.closed) return;
+    this.closed = false;
+    this.detachChannels = this.channels.addListener(this.channelListener);
+    this.router.reopen();
+  }
+
 
   /** Nest calls this on shutdown for clients provided by MsRpcModule. */
   async onApplicationShutdown(): Promise<void> {
@@ -260,6 +294,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
   call<TResult = unknown, TInput = unknown>(pattern: unknown, data: TInput, options?: MsRpcCallInit): Promise<TResult> {
     const invalid = invalidCall(pattern, data, options);
     if (invalid) return Promise.reject(invalid);
+    this.reopen();
     const settings = this.callSettings(this.createPacket(pattern, data), options);
     return promiseCall(this.callEnv, settings, this.answerMapper, options?.signal) as Promise<TResult>;
   }
@@ -283,7 +318,10 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
 
   /** Events go to a provider that declares them (see sendEvent). */
   protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
-    await sendEvent(this.callEnv, this.normalizePattern(packet.pattern), packet.data, packet.metadata, this.options.timeout);
+    const pattern = this.normalizePattern(packet.pattern);
+    await this.hold.around(() =>
+      sendEvent(this.callEnv, pattern, packet.data, packet.metadata, this.options.timeout, this.options.waitForReady),
+    );
     return undefined as T;
   }
 

@@ -12,6 +12,12 @@ export interface MsRpcCallOptions {
   retries?: number;
   /** Packet metadata for this call (merged over what a dispatch hook sets). */
   metadata?: Metadata;
+  /**
+   * Wait for a provider to become ready, through failed connect attempts, for up to the call's
+   * timeout, instead of failing fast once every provider's latest attempt failed (gRPC's
+   * `waitForReady`). Overrides the client's `waitForReady`.
+   */
+  waitForReady?: boolean;
 }
 
 /**
@@ -48,6 +54,13 @@ export class MsRpcRecordBuilder<TData = unknown> {
 
   setRetries(retries: number): this {
     this.options.retries = checkInteger('record.retries', retries, 0, 16);
+    return this;
+  }
+
+  /** See {@link MsRpcCallOptions.waitForReady}. */
+  setWaitForReady(enabled = true): this {
+    if (typeof enabled !== 'boolean') throw new InvalidOptionsError('record.waitForReady', 'expected a boolean');
+    this.options.waitForReady = enabled;
     return this;
   }
 

@@ -4,7 +4,7 @@ import { ChannelCache } from '../channel/channel-cache.js';
 import { Connection } from '../connection/connection.js';
 import { Directory } from '../directory/directory.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
-import { NoProviderError } from '../errors/no-provider-error.js';
+import { NoProviderError, ProviderFailure } from '../errors/no-provider-error.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import type { OutlierDetector } from '../routing/outlier-detector.js';
 import { PatternIndex, PatternKind } from '../routing/pattern-index.js';
@@ -18,6 +18,16 @@ export interface RouteFilter {
   readonly exclude?: ReadonlySet<string>;
 }
 
+/** What the router needs from discovery. */
+export interface RouterDiscovery {
+  /** Asks for a fresh provider list (re-resolution); may be async. */
+  requestResolution(): void;
+  /** The registry answered at least once: an empty directory then means nobody is registered. */
+  readonly answered: boolean;
+  /** The registry's last failure, if its latest request failed (says why nothing is known). */
+  readonly lastError: Error | undefined;
+}
+
 interface RouteCandidate extends Candidate {
   connection: Connection;
 }
@@ -28,6 +38,7 @@ interface Waiter {
   timer: TimerHandle;
   context: PickContext | undefined;
   route: RouteFilter | undefined;
+  waitForReady: boolean;
   /** Armed while the route's excluded providers are held back (see EXCLUDED_GRACE_MS). */
   fallbackTimer?: TimerHandle;
 }
@@ -48,8 +59,10 @@ export interface PendingPick {
 
 /**
  * Chooses the connection for a call: usable providers from the directory → an available
- * connection from the channel cache → the balancer. When none is ready it waits (like gRPC's
- * wait-for-ready), bounded by the caller's deadline, while connections come up.
+ * connection from the channel cache → the balancer. When none is ready it follows gRPC: a call
+ * waits while a connect attempt that may serve it is under way (or not started yet), and fails
+ * fast with the providers' failures once every one of them failed its latest attempt; with
+ * `waitForReady` it waits through failures too, bounded by its deadline, and hurries reconnects.
  */
 export class ProviderRouter {
   private readonly waiters = new Set<Waiter>();
@@ -61,8 +74,7 @@ export class ProviderRouter {
     private readonly directory: Directory,
     private readonly channels: ChannelCache,
     private readonly balancer: Balancer,
-    /** Asks the layers above for a fresh provider list (re-resolution); may be async. */
-    private readonly requestResolution: () => void,
+    private readonly discovery: RouterDiscovery,
     private readonly clock: Clock = systemClock,
     private readonly outliers?: OutlierDetector,
   ) {}
@@ -76,7 +88,12 @@ export class ProviderRouter {
     const instances = this.directory.list();
     if (instances.length === 1) {
       const only = instances[0];
-      return !route || this.patterns.serves(only, route.pattern, route.kind) ? this.channels.pickAvailable(only.id) : undefined;
+      if (!route) return this.channels.pickAvailable(only.id);
+      const declared = this.patterns.lookup(only, route.pattern, route.kind);
+      if (declared === false) return undefined;
+      const connection = this.channels.pickAvailable(only.id);
+      // Undeclared in the registration (direct mode): the provider's Hello may say.
+      return connection && (declared || connection.serves(route.pattern, route.kind) !== false) ? connection : undefined;
     }
     this.outliers?.tick();
     let candidates: RouteCandidate[] = [];
@@ -84,7 +101,7 @@ export class ProviderRouter {
     let excluded: RouteCandidate[] | undefined;
     let otherServing = false;
     for (const instance of instances) {
-      if (route && !this.patterns.serves(instance, route.pattern, route.kind)) continue;
+      if (route && !this.servesRoute(instance, route)) continue;
       const isExcluded = route?.exclude?.has(instance.id) === true;
       if (!isExcluded) otherServing = true;
       const connection = this.channels.pickAvailable(instance.id);
@@ -102,25 +119,33 @@ export class ProviderRouter {
   }
 
   /**
-   * True when providers are known but none of them serves the route's pattern: the call can fail
-   * at once instead of waiting for its timeout.
+   * True when providers are known but none of them serves the route's pattern (by its registration
+   * metadata, or the Hello of a provider that connected): the call can fail at once.
    */
   isUnserved(route: RouteFilter): boolean {
     const instances = this.directory.list();
     if (instances.length === 0) return false;
-    for (const instance of instances) if (this.patterns.serves(instance, route.pattern, route.kind)) return false;
+    for (const instance of instances) if (this.servesRoute(instance, route)) return false;
     return true;
   }
 
-  /** A ready connection, waiting up to `timeoutMs` for one; rejects with NoProviderError. */
-  pick(timeoutMs: number, context?: PickContext, route?: RouteFilter): PendingPick {
+  /**
+   * A ready connection, waiting up to `timeoutMs` for one. Rejects with a NoProviderError when
+   * waiting cannot help (see the class comment), or with one carrying `waitedMs` when the time
+   * ran out; with the refusal itself when every provider refused our credentials.
+   */
+  pick(timeoutMs: number, context?: PickContext, route?: RouteFilter, waitForReady = false): PendingPick {
     if (this.closed) return settled(Promise.reject(new ClientClosedError()));
     const now = this.pickNow(context, route);
     if (now) return settled(Promise.resolve(now));
-    // Every provider refused our credentials: fail now, before kick() would hurry their
-    // reconnects; the watchdog's backoff alone paces those, however many calls come.
-    const refused = this.rejectionFor(route);
-    if (refused) return settled(Promise.reject(refused));
+    const failure = this.failureFor(route, waitForReady);
+    if (failure) {
+      // The next call may find the provider back within the hurry gap rather than at the next
+      // backoff tick (up to its cap away). Providers that refused our credentials are paced by the
+      // watchdog's backoff alone, however many calls come.
+      if (failure instanceof NoProviderError) this.hurryReconnects();
+      return settled(Promise.reject(failure));
+    }
     this.kick();
     let waiter!: Waiter;
     const promise = new Promise<Connection>((resolve, reject) => {
@@ -129,9 +154,10 @@ export class ProviderRouter {
         reject,
         context,
         route,
+        waitForReady,
         timer: this.clock.setTimeout(() => {
           this.dropWaiter(waiter);
-          reject(this.noProviderError(timeoutMs, route?.pattern));
+          reject(this.expired(timeoutMs, route));
         }, timeoutMs),
       };
       this.waiters.add(waiter);
@@ -193,6 +219,21 @@ export class ProviderRouter {
     for (const waiter of [...this.waiters]) this.serve(waiter);
   }
 
+  /**
+   * A connect attempt failed: waiters that waiting can no longer help fail now, with every
+   * provider's failure; those that wait for ready have the next attempts hurried (the watchdog
+   * spaces them, so a provider that comes back answers them within its expedite gap).
+   */
+  onAttemptFailed(): void {
+    for (const waiter of [...this.waiters]) {
+      const failure = this.failureFor(waiter.route, waiter.waitForReady);
+      if (!failure) continue;
+      this.dropWaiter(waiter);
+      waiter.reject(failure);
+    }
+    if (this.waiters.size > 0) this.hurryReconnects();
+  }
+
   /** Hands `waiter` a ready connection if its route has one now. */
   private serve(waiter: Waiter): void {
     const connection = this.pickNow(waiter.context, waiter.route);
@@ -208,35 +249,84 @@ export class ProviderRouter {
     if (waiter.fallbackTimer !== undefined) this.clock.clearTimeout(waiter.fallbackTimer);
   }
 
-  /** A provider refused us (token, TLS): fail at once the waiters no other provider can serve. */
-  onRejected(): void {
-    for (const waiter of [...this.waiters]) {
-      const refused = this.rejectionFor(waiter.route);
-      if (!refused) continue;
-      this.dropWaiter(waiter);
-      waiter.reject(refused);
+  /**
+   * Why a call on `route` cannot be served and waiting would not help, or undefined (it waits).
+   * When every provider serving the route refused our credentials (AuthError, TlsHandshakeError),
+   * that refusal, whatever `waitForReady` says: retrying the same credentials cannot succeed. Else,
+   * without `waitForReady`: a NoProviderError once every provider serving the route failed its
+   * latest connect attempt (none connecting, ready, lost after being ready, or not tried yet), or
+   * once the registry answered that none is registered. Off the hot path: only consulted when no
+   * connection is ready.
+   */
+  private failureFor(route: RouteFilter | undefined, waitForReady: boolean): Error | undefined {
+    const instances = this.directory.list();
+    if (instances.length === 0) {
+      if (waitForReady || !this.discovery.answered) return undefined;
+      return new NoProviderError(this.service, 'no provider is registered', { pattern: route?.pattern });
     }
+    const failures: ProviderFailure[] = [];
+    let refusal: Error | undefined;
+    let allRefused = true;
+    for (const instance of instances) {
+      if (route && !this.servesRoute(instance, route)) continue;
+      const connections = this.channels.get(instance.id);
+      if (!connections || connections.length === 0) return undefined;
+      let first: Error | undefined;
+      for (const c of connections) {
+        const failure = c.state === 'transient-failure' ? c.lastAttemptFailure : undefined;
+        if (!failure) return undefined;
+        first ??= failure;
+        if (c.rejection) refusal ??= c.rejection;
+        else allRefused = false;
+      }
+      failures.push({ address: instance.id, error: first! });
+    }
+    if (failures.length === 0) return undefined;
+    if (allRefused) return refusal;
+    if (waitForReady) return undefined;
+    return new NoProviderError(this.service, `the latest connect attempt of every provider failed`, {
+      pattern: route?.pattern,
+      failures,
+    });
+  }
+
+  /** The error of a wait that ran out of time: what was known, and why none was ready. */
+  private expired(timeoutMs: number, route: RouteFilter | undefined): NoProviderError {
+    const known = this.directory.size;
+    const failures: ProviderFailure[] = [];
+    for (const instance of this.directory.list()) {
+      if (route && !this.servesRoute(instance, route)) continue;
+      const failed = this.channels.get(instance.id)?.find((c) => c.lastAttemptFailure !== undefined);
+      if (failed) failures.push({ address: instance.id, error: failed.lastAttemptFailure! });
+    }
+    const registryError = this.discovery.lastError;
+    let detail: string;
+    if (known > 0) detail = `none of ${known} known provider(s) became ready within ${timeoutMs} ms`;
+    else if (registryError) detail = `no provider known after ${timeoutMs} ms: the registry failed (${registryError.message})`;
+    else if (this.discovery.answered) detail = `no provider was registered within ${timeoutMs} ms`;
+    else detail = `no answer from the registry within ${timeoutMs} ms`;
+    return new NoProviderError(this.service, detail, {
+      pattern: route?.pattern,
+      failures,
+      waitedMs: timeoutMs,
+      cause: failures.length === 0 ? registryError : undefined,
+    });
   }
 
   /**
-   * The security refusal (AuthError, TlsHandshakeError) of the last connect, when every known
-   * provider serving the route refused: waiting cannot help (the watchdog keeps retrying with its
-   * backoff), so calls fail with it now instead of at their timeout. Off the hot path: only
-   * consulted when no connection is ready.
+   * Whether `instance` serves the route's pattern: its registration metadata says (discovery
+   * mode), else the Hello of one of its connections (direct mode); not knowing counts as yes.
    */
-  private rejectionFor(route?: RouteFilter): Error | undefined {
-    let rejection: Error | undefined;
-    for (const instance of this.directory.list()) {
-      if (route && !this.patterns.serves(instance, route.pattern, route.kind)) continue;
-      const connections = this.channels.get(instance.id);
-      if (!connections || connections.length === 0) return undefined;
-      for (const c of connections) {
-        const refused = c.rejection;
-        if (!refused) return undefined;
-        rejection ??= refused;
-      }
+  private servesRoute(instance: ServiceInstance, route: RouteFilter): boolean {
+    const declared = this.patterns.lookup(instance, route.pattern, route.kind);
+    if (declared !== undefined) return declared;
+    let said: boolean | undefined;
+    for (const c of this.channels.get(instance.id) ?? []) {
+      const serves = c.serves(route.pattern, route.kind);
+      if (serves) return true;
+      said ??= serves;
     }
-    return rejection;
+    return said !== false;
   }
 
   get hasAvailable(): boolean {
@@ -252,6 +342,7 @@ export class ProviderRouter {
     return n;
   }
 
+  /** Fails every waiting pick and lets go of every provider's connections; {@link reopen} undoes it. */
   close(graceMs = 0): void {
     this.closed = true;
     for (const waiter of [...this.waiters]) {
@@ -261,26 +352,24 @@ export class ProviderRouter {
     for (const instance of this.directory.list()) this.release(instance.id, 'client closed', graceMs);
   }
 
-  /** Nothing is ready: make sure something is on its way. */
-  private kick(): void {
-    if (this.directory.size === 0) {
-      // Providers evicted after failing every reconnect get one more chance when a call needs them.
-      this.directory.readmitEvicted();
-      if (this.directory.size === 0) this.requestResolution();
-    }
-    this.connectAll();
-    // A call would otherwise wait behind a reconnect backoff (up to its cap) for a provider that
-    // may be back already; the watchdog rate-limits these hints.
-    for (const instance of this.directory.list()) this.channels.reconnectSoon(instance.id, 'a call is waiting for a provider');
+  /** Routes again after {@link close}: connections are opened afresh as providers are added. */
+  reopen(): void {
+    this.closed = false;
   }
 
-  private noProviderError(timeoutMs: number, pattern?: string): NoProviderError {
-    const known = this.directory.size;
-    const detail =
-      known === 0
-        ? `no provider known after waiting ${timeoutMs} ms`
-        : `none of ${known} known provider(s) became ready within ${timeoutMs} ms`;
-    return new NoProviderError(this.service, detail, { pattern });
+  /** Nothing is ready: make sure something is on its way. */
+  private kick(): void {
+    if (this.directory.size === 0) this.discovery.requestResolution();
+    this.connectAll();
+    this.hurryReconnects();
+  }
+
+  /**
+   * A call would otherwise wait behind a reconnect backoff (up to its cap) for a provider that may
+   * be back already; the watchdog spaces these hints per connection, however many calls wait.
+   */
+  private hurryReconnects(): void {
+    for (const instance of this.directory.list()) this.channels.reconnectSoon(instance.id, 'a call is waiting for a provider');
   }
 }
 

@@ -3,17 +3,25 @@ import { Directory, isUsable } from '../directory/directory.js';
 import { DirectorySnapshotStore } from '../directory/directory-snapshot.js';
 import type { Registry } from '../registry/registry.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
+import type { RouterDiscovery } from './provider-router.js';
 
 /**
  * Feeds one client's directory: the snapshot first (a consumer started during a registry outage
  * still finds its providers), then the registry subscription, and re-resolution on demand.
  */
-export class ServiceDiscovery {
+export class ServiceDiscovery implements RouterDiscovery {
   private started: Promise<void> | undefined;
   /** The re-resolution in flight, shared by every caller that asks meanwhile. */
   private resolving: Promise<void> | undefined;
   private closed = false;
+  /** The unsubscribe of the last stop(), which a restart waits for. */
+  private stopping: Promise<void> | undefined;
+  private hasAnswered = false;
+  private failure: Error | undefined;
   private readonly listener = (instances: ServiceInstance[]) => {
+    if (this.closed) return;
+    this.hasAnswered = true;
+    this.failure = undefined;
     this.directory.update(instances);
     // Only a list with a usable provider replaces the snapshot (the directory's empty-push
     // protection, applied to the file): an unreachable registry answers a fresh subscription
@@ -36,9 +44,28 @@ export class ServiceDiscovery {
     return this.group ?? 'DEFAULT_GROUP';
   }
 
-  /** Loads the snapshot and subscribes, once; later calls share the first start. */
+  /** RouterDiscovery: the registry delivered a list since the last start. */
+  get answered(): boolean {
+    return this.hasAnswered;
+  }
+
+  /** RouterDiscovery: why the latest subscription or lookup failed, if it did. */
+  get lastError(): Error | undefined {
+    return this.failure;
+  }
+
+  /** RouterDiscovery: asks the registry again, for calls that find no provider. */
+  requestResolution(): void {
+    void this.resolve();
+  }
+
+  /**
+   * Loads the snapshot and subscribes, once; later calls share the first start. After
+   * {@link stop}, starts again (once the unsubscribe finished).
+   */
   start(): Promise<void> {
-    this.started ??= this.subscribe();
+    this.closed = false;
+    this.started ??= (this.stopping ?? Promise.resolve()).then(() => this.subscribe());
     return this.started;
   }
 
@@ -51,12 +78,27 @@ export class ServiceDiscovery {
     return this.resolving;
   }
 
-  async close(): Promise<void> {
+  /** Unsubscribes; {@link start} may subscribe again afterwards (a client used after close()). */
+  stop(): Promise<void> {
+    if (this.closed) return this.stopping ?? Promise.resolve();
     this.closed = true;
-    try {
-      await this.registry.unsubscribe(this.serviceName, this.listener, this.group);
-    } catch (err) {
-      this.logger.warn(`unsubscribe from ${this.registry.kind} failed: ${(err as Error).message}`);
+    const started = this.started;
+    this.started = undefined;
+    this.hasAnswered = false;
+    this.failure = undefined;
+    this.stopping = this.unsubscribe(started);
+    return this.stopping;
+  }
+
+  private async unsubscribe(started: Promise<void> | undefined): Promise<void> {
+    if (started) {
+      // Wait for a subscription under way: unsubscribing before it lands would leave it in place.
+      await started.catch(() => undefined);
+      try {
+        await this.registry.unsubscribe(this.serviceName, this.listener, this.group);
+      } catch (err) {
+        this.logger.warn(`unsubscribe from ${this.registry.kind} failed: ${(err as Error).message}`);
+      }
     }
     await this.snapshots?.flush();
   }
@@ -73,6 +115,7 @@ export class ServiceDiscovery {
       await this.registry.subscribe(this.serviceName, this.listener, this.group);
     } catch (err) {
       this.started = undefined;
+      this.failure = err as Error;
       this.logger.error(`subscribing to "${this.serviceName}" in ${this.registry.kind} failed: ${(err as Error).message}`);
       this.onError(err as Error);
     }
@@ -87,6 +130,7 @@ export class ServiceDiscovery {
       const instances = await this.registry.getInstances(this.serviceName, this.group);
       if (instances.length > 0) this.directory.update(instances);
     } catch (err) {
+      this.failure = err as Error;
       this.logger.warn(`re-resolving "${this.serviceName}" failed: ${(err as Error).message}`);
     }
   }

@@ -15,3 +15,9 @@ export const consoleWarnLogger: MsRpcLogger = {
   warn: (m) => console.warn(`[ms-rpc] ${m}`),
   error: (m, stack) => console.error(`[ms-rpc] ${m}${stack ? `\n${stack}` : ''}`),
 };
+
+/** One line about something thrown (which need not be an Error), cut short for logs. */
+export function describeError(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}

@@ -41,8 +41,12 @@ export class Connection {
   private pending: PendingCalls;
   private readonly handshake: ConnectionHandshake;
   private goAwayReason: string | undefined;
+  /** Why the latest connect attempt failed; cleared when one succeeds. */
+  private attemptFailure: Error | undefined;
   /** What the server announced in its Hello, once received. */
   serverSettings: HelloSettings | undefined;
+  /** The patterns the server's Hello said it serves (undefined: it did not say). */
+  private served: { patterns: ReadonlySet<string>; events: ReadonlySet<string> } | undefined;
 
   constructor(
     readonly host: string,
@@ -99,6 +103,23 @@ export class Connection {
   }
 
   /**
+   * Why this slot's latest finished connect attempt failed; undefined once one succeeded (a
+   * connection that was ready and is lost has none: its next attempt is worth waiting for). Kept
+   * while the next attempt runs, to say why a caller waited in vain.
+   */
+  get lastAttemptFailure(): Error | undefined {
+    return this.attemptFailure;
+  }
+
+  /**
+   * Whether the server serves `pattern` as a request (`patterns`) or an event (`events`), from its
+   * Hello; undefined until a Hello said so (not connected yet, or an older server).
+   */
+  serves(pattern: string, kind: 'patterns' | 'events'): boolean | undefined {
+    return this.served?.[kind].has(pattern);
+  }
+
+  /**
    * Opens a socket unless one is open or opening. Resolves on the server's Hello, not on the TCP
    * connect: a peer whose kernel accepts while its process hangs (SIGSTOP'd) is not ready, or the
    * watchdog's backoff would reset on every accept and calls would go into the void. The Hello
@@ -120,6 +141,7 @@ export class Connection {
     try {
       this.transport = this.handshake.open((self) => this.transportListener(self));
     } catch (err) {
+      this.attemptFailure = err as Error;
       this.machine.transition('transient-failure', err as Error);
       return Promise.reject(err);
     }
@@ -255,10 +277,14 @@ export class Connection {
 
   private onHello(settings: HelloSettings): void {
     this.serverSettings = settings;
+    this.served = settings.patterns
+      ? { patterns: new Set(settings.patterns), events: new Set(settings.events ?? []) }
+      : undefined;
     this.handshake.serverHello(settings);
     // On a fresh socket, the server's Hello makes the connection ready for calls.
     if (this.machine.state === 'connecting') {
       this.handshake.succeeded(this.transport!);
+      this.attemptFailure = undefined;
       this.machine.transition('ready');
     }
   }
@@ -285,7 +311,9 @@ export class Connection {
     const state = this.machine.state;
     if (state === 'closed') return;
     if (state === 'connecting') {
-      this.machine.transition('transient-failure', this.handshake.failed(error));
+      const reason = this.handshake.failed(error);
+      this.attemptFailure = reason;
+      this.machine.transition('transient-failure', reason);
       return;
     }
     // Listeners get a typed reason; a socket error (ECONNRESET...) stays reachable as its cause.

@@ -1,7 +1,7 @@
 import { MsRpcLogger } from '../common/logger.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 
-export type RemovalReason = 'registry' | 'evicted' | 'unusable';
+export type RemovalReason = 'registry' | 'unusable';
 
 /** How the directory tells the layers below (the channel cache) what changed. */
 export interface DirectoryListener {
@@ -28,15 +28,14 @@ function registrationChanged(a: ServiceInstance, b: ServiceInstance): boolean {
 }
 
 /**
- * The consumer's instance cache for one service: the usable providers the registry last
- * reported, minus those the reconnect watchdog evicted. It only changes on registry updates
- * and evictions, so a registry outage leaves it (and the calls it routes) untouched.
+ * The consumer's instance cache for one service: the usable providers the registry last reported.
+ * It only changes on registry updates, so a registry outage leaves it (and the calls it routes)
+ * untouched. A provider the reconnect watchdog evicted stays here: eviction takes it out of load
+ * balancing (its connection is not ready), not out of existence, and a successful probe brings it
+ * back (see ReconnectWatchdog).
  */
 export class Directory {
   private readonly usable = new Map<string, ServiceInstance>();
-  /** Last full list from the registry, kept to re-admit evicted providers on re-resolution. */
-  private lastReported: ServiceInstance[] = [];
-  private readonly evicted = new Set<string>();
 
   constructor(
     readonly service: string,
@@ -58,14 +57,8 @@ export class Directory {
 
   /** Applies a full instance list from the registry and reports the differences. */
   update(instances: readonly ServiceInstance[]): void {
-    this.lastReported = [...instances];
-    const reportedIds = new Set(instances.map((i) => i.id));
-    // An evicted provider that left discovery is forgotten, so if it comes back it is tried anew.
-    for (const id of [...this.evicted]) if (!reportedIds.has(id)) this.evicted.delete(id);
     const next = new Map<string, ServiceInstance>();
-    for (const instance of instances) {
-      if (isUsable(instance) && !this.evicted.has(instance.id)) next.set(instance.id, instance);
-    }
+    for (const instance of instances) if (isUsable(instance)) next.set(instance.id, instance);
     if (next.size === 0 && this.usable.size > 0) {
       // Empty-push protection (dubbo#3921, nacos#5163): a registry glitch must not wipe every
       // provider at once. Known providers stay until their own connections prove them gone
@@ -97,25 +90,11 @@ export class Directory {
     }
   }
 
-  /** Drops a provider that stayed unreachable; it returns when discovery reports it anew. */
-  evict(id: string): ServiceInstance | undefined {
-    const instance = this.usable.get(id);
-    if (!instance) return undefined;
-    this.usable.delete(id);
-    this.evicted.add(id);
-    this.listener.onRemoved(instance, 'evicted');
-    return instance;
-  }
-
   /**
-   * Gives evicted providers another chance (a call found nothing usable). Returns how many
-   * came back.
+   * Forgets every provider without reporting them (their owner closed and already let go of
+   * their connections); the next {@link update} reports them as added again.
    */
-  readmitEvicted(): number {
-    if (this.evicted.size === 0) return 0;
-    this.evicted.clear();
-    const before = this.usable.size;
-    this.update(this.lastReported);
-    return this.usable.size - before;
+  clear(): void {
+    this.usable.clear();
   }
 }

@@ -3,6 +3,7 @@ export * from './rpc-timeout-error.js';
 export * from './connection-closed-error.js';
 export * from './connect-timeout-error.js';
 export * from './no-provider-error.js';
+export * from './no-handler-error.js';
 export * from './frame-decode-error.js';
 export * from './frame-too-large-error.js';
 export * from './invalid-options-error.js';

@@ -54,19 +54,31 @@ export class ExponentialBackoff {
     return delay;
   }
 
+  /**
+   * The delay between probes once the backoff is exhausted: `maxDelay` spread over ±`jitter`, so
+   * that an evicted provider is still tried now and then without a storm.
+   */
+  probeDelay(): number {
+    return this.jittered(this.options.maxDelay);
+  }
+
   reset(): void {
     this.attempts = 0;
     this.reason = undefined;
   }
 
   private computed(attempt: number): number | null {
-    const { initialDelay, factor, maxDelay, jitter, maxAttempts } = this.options;
+    const { initialDelay, factor, maxDelay, maxAttempts } = this.options;
     if (maxAttempts !== 0 && attempt > maxAttempts) {
       this.reason = { kind: 'max-attempts', maxAttempts };
       return null;
     }
     // factor^(n-1) overflows to Infinity after ~1000 unlimited attempts; min() absorbs it.
-    const nominal = Math.min(maxDelay, initialDelay * Math.pow(factor, attempt - 1));
+    return this.jittered(Math.min(maxDelay, initialDelay * Math.pow(factor, attempt - 1)));
+  }
+
+  private jittered(nominal: number): number {
+    const jitter = this.options.jitter;
     if (jitter === 0) return nominal;
     const r = Math.min(Math.max(this.random(), 0), 1);
     // r in [0, 1) gives a spread in [-jitter, +jitter); floor keeps the result an integer that never

@@ -122,7 +122,9 @@ export class FrameDecoder {
   private readHeader(buf: Buffer, offset: number): number {
     const magic = buf.readUInt32BE(offset + HeaderOffset.Magic);
     if (magic !== MAGIC) {
-      throw new FrameDecodeError(`Bad magic 0x${magic.toString(16).padStart(8, '0')} (expected "msnb")`);
+      throw new FrameDecodeError(
+        `Bad magic 0x${magic.toString(16).padStart(8, '0')}${printable(magic)} (expected "msnb"): the peer does not speak this protocol`,
+      );
     }
     const version = buf[offset + HeaderOffset.Version];
     if (version !== PROTOCOL_VERSION) {
@@ -143,4 +145,18 @@ export class FrameDecoder {
     if (!isCompressionId(compression)) throw new FrameDecodeError(`Unknown compression id ${compression}`);
     return length;
   }
+}
+
+/**
+ * The magic as text when all four bytes are printable ASCII (` ("HTTP")` for a web server), so
+ * that a client pointed at the wrong port says so; empty otherwise (nothing odd reaches a log).
+ */
+function printable(magic: number): string {
+  let text = '';
+  for (let shift = 24; shift >= 0; shift -= 8) {
+    const byte = (magic >>> shift) & 0xff;
+    if (byte < 0x20 || byte > 0x7e || byte === 0x22 || byte === 0x5c) return '';
+    text += String.fromCharCode(byte);
+  }
+  return ` ("${text}")`;
 }

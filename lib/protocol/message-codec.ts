@@ -295,7 +295,16 @@ function parseHello(value: unknown): HelloSettings {
     }
     settings.authToken = v.authToken;
   }
+  // What a server serves: a malformed list is dropped (the client then learns from replies), never fatal.
+  const patterns = stringList(v.patterns);
+  if (patterns) settings.patterns = patterns;
+  const events = stringList(v.events);
+  if (events) settings.events = events;
   return settings;
+}
+
+function stringList(value: unknown): string[] | undefined {
+  return Array.isArray(value) && value.every((p) => typeof p === 'string') ? (value as string[]) : undefined;
 }
 
 /** Mirrors MAX_AUTH_TOKEN_LENGTH (lib/security): the protocol layer imports nothing above it. */

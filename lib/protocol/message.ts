@@ -15,6 +15,14 @@ export interface HelloSettings {
   maxFrameSize: number;
   /** Client Hello only: the shared token, for a server that authenticates clients. */
   authToken?: string;
+  /**
+   * Server Hello only: the request patterns it serves, so that a client in direct mode fails a call
+   * nobody serves at once, as one in discovery mode does from the registry's metadata. Absent from
+   * older servers (then the client learns it from their "no handler" replies).
+   */
+  patterns?: string[];
+  /** Server Hello only: the event patterns it handles. */
+  events?: string[];
 }
 
 export interface RequestMessage {

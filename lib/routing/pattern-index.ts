@@ -19,13 +19,17 @@ export class PatternIndex {
 
   /** True when `instance` serves `pattern`, or does not declare what it serves. */
   serves(instance: ServiceInstance, pattern: string, kind: PatternKind): boolean {
+    return this.lookup(instance, pattern, kind) !== false;
+  }
+
+  /** Whether `instance`'s registration says it serves `pattern`; undefined when it does not say. */
+  lookup(instance: ServiceInstance, pattern: string, kind: PatternKind): boolean | undefined {
     let served = this.cache.get(instance);
     if (!served) {
       served = { patterns: parse(instance.metadata?.patterns), events: parse(instance.metadata?.events) };
       this.cache.set(instance, served);
     }
-    const set = served[kind];
-    return set === undefined || set.has(pattern);
+    return served[kind]?.has(pattern);
   }
 }
 

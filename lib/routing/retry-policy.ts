@@ -1,5 +1,6 @@
 import { ConnectionClosedError } from '../errors/connection-closed-error.js';
 import { FrameDecodeError } from '../errors/frame-decode-error.js';
+import { NoHandlerError } from '../errors/no-handler-error.js';
 import { NoProviderError } from '../errors/no-provider-error.js';
 import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
 // Matches a typed ServerBusyError and the plain object a busy server sends alike (both carry the code).
@@ -17,6 +18,8 @@ export function isRetryable(error: unknown): boolean {
     error instanceof NoProviderError ||
     error instanceof FrameDecodeError ||
     error instanceof RpcTimeoutError ||
+    // A provider without a handler for it ran nothing: another one may have it.
+    error instanceof NoHandlerError ||
     isServerBusyPayload(error)
   );
 }

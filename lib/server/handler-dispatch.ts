@@ -1,6 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import type { MessageHandler, ReadPacket, WritePacket } from '@nestjs/microservices';
 import { finalize, isObservable, Observable, Subject, Subscription, takeUntil } from 'rxjs';
+import { NO_MESSAGE_HANDLER_TEXT } from '../errors/no-handler-error.js';
 import { MessageType } from '../protocol/frame-header.js';
 import type { EventMessage, RequestMessage } from '../protocol/message.js';
 import { MsRpcContext } from './ms-rpc-context.js';
@@ -41,10 +42,8 @@ export class HandlerDispatch {
       connection.respond(request, {
         type: MessageType.Error,
         requestId: request.requestId,
-        error: {
-          status: 'error',
-          message: `There is no matching message handler defined in the remote service. Pattern: ${pattern}`,
-        },
+        // Nest's text, plus the code clients map to a NoHandlerError.
+        error: { status: 'error', code: 'ERR_NO_HANDLER', message: `${NO_MESSAGE_HANDLER_TEXT} Pattern: ${pattern}` },
       });
       return;
     }

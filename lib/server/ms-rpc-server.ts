@@ -14,7 +14,7 @@ import { clientCertificateRefusal, createRpcListener } from '../security/tls-lis
 import { TokenAuthenticator } from '../security/token-authenticator.js';
 import { EndHook, HandlerDispatch, StartHook } from './handler-dispatch.js';
 import { IdleSweep } from '../liveness/idle-sweep.js';
-import { InFlightRequest, RequestDispatcher, ServerConnection, ServerConnectionOptions } from './server-connection.js';
+import { InFlightRequest, RequestDispatcher, ServedPatterns, ServerConnection, ServerConnectionOptions } from './server-connection.js';
 import { ServerConnections } from './server-connections.js';
 import { MsRpcServerOptions, resolveServerOptions } from './server-options.js';
 
@@ -57,6 +57,8 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   /** Reader-idle detection of every connection, with one timer (undefined with `idleTimeout: 0`). */
   private readonly idleSweep: IdleSweep | undefined;
   private sharedConnectionOptions: ServerConnectionOptions | undefined;
+  /** Built on first use, dropped when a handler is added. */
+  private served: ServedPatterns | undefined;
 
   constructor(
     options: Partial<MsRpcServerOptions> = {},
@@ -142,7 +144,18 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
 
   override addHandler(...args: Parameters<Server['addHandler']>): void {
     this.handlerCache.clear();
+    this.served = undefined;
     super.addHandler(...args);
+  }
+
+  /** The request and event patterns served here: announced in the Hello and registered as metadata. */
+  private servedPatterns(): ServedPatterns {
+    if (this.served) return this.served;
+    const handlers = [...this.getHandlers().entries()];
+    return (this.served = {
+      patterns: handlers.filter(([, h]) => !h.isEventHandler).map(([p]) => p),
+      events: handlers.filter(([, h]) => h.isEventHandler).map(([p]) => p),
+    });
   }
 
   override getHandlerByPattern(pattern: string): MessageHandler | null {
@@ -220,6 +233,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       admission: this.admission,
       metrics: this.metrics,
       metricsLabel: `${this.options.host}:${this.port}`,
+      served: () => this.servedPatterns(),
     });
   }
 
@@ -232,9 +246,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   private register(): void {
     const o = this.options;
     if (!o.registry || !o.service) return;
-    const handlers = [...this.getHandlers().entries()];
-    const patterns = handlers.filter(([, h]) => !h.isEventHandler).map(([p]) => p);
-    const events = handlers.filter(([, h]) => h.isEventHandler).map(([p]) => p);
+    const { patterns, events } = this.servedPatterns();
     this.registration = new ProviderRegistration(
       o.registry,
       {

@@ -43,6 +43,14 @@ export interface ServerConnectionOptions extends RequestBookkeeping {
   handshakeTimeout?: number;
   /** Refuse this client at once, with this error, before reading anything (mTLS verdict). */
   refusal?: MsRpcError;
+  /** What the server serves, announced in its Hello (clients in direct mode route by it). */
+  served?: () => ServedPatterns;
+}
+
+/** The request and event patterns a server has handlers for. */
+export interface ServedPatterns {
+  patterns: string[];
+  events: string[];
 }
 
 /**
@@ -89,7 +97,7 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
 
   /** HandshakeOwner: what this server announces in its Hello (built when sent, not kept). */
   serverHello(): HelloSettings {
-    return { idleTimeoutMs: this.options.idleTimeout, maxFrameSize: this.codec.maxFrameSize };
+    return { idleTimeoutMs: this.options.idleTimeout, maxFrameSize: this.codec.maxFrameSize, ...this.options.served?.() };
   }
 
   /** The in-flight requests by id (created on first use). */
@@ -137,6 +145,15 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
 
   get isOpen(): boolean {
     return this.transport.isOpen;
+  }
+
+  /**
+   * Nothing but bytes that form no frame came from this peer yet: our clients say Hello as soon as
+   * they are connected, so this is a TCP probe or a port scanner, or a client whose Hello is still
+   * on its way.
+   */
+  get isStranger(): boolean {
+    return this.transport.framesReceived === 0;
   }
 
   /** Still awaiting its answer: not finished, cancelled, or dropped with the connection. */

@@ -7,6 +7,12 @@ import type { ServerConnection } from './server-connection.js';
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 /**
+ * How long a peer that sent no frame yet has, at shutdown, to show it is a client (its Hello,
+ * sent right after connecting, may still be on its way) before it is closed as a stranger.
+ */
+const STRANGER_GRACE_MS = 50;
+
+/**
  * The open client connections of one server: the `maxConnections` limit, and the graceful drain
  * at shutdown (GoAway to every client, wait for them to close, destroy what is left).
  */
@@ -66,9 +72,25 @@ export class ServerConnections {
    * Tells every client to go away and waits for them to close their side (each does once its
    * last call settled: requests already on the wire are still answered), for up to `timeoutMs`;
    * then destroys the connections still open (clients that never close, calls still running).
+   * Peers that never sent a frame are closed after STRANGER_GRACE_MS instead.
    */
   async drain(reason: string, timeoutMs: number): Promise<void> {
-    for (const connection of this.open) connection.goAway(reason);
+    const strangers: ServerConnection[] = [];
+    for (const connection of this.open) {
+      if (connection.isStranger) strangers.push(connection);
+      else connection.goAway(reason);
+    }
+    // Probes and scanners never close by themselves: waiting for them would hold every shutdown
+    // for `timeoutMs`. Those that said something meanwhile are clients, drained like the others.
+    const strangerCheck =
+      strangers.length === 0
+        ? undefined
+        : this.clock.setTimeout(() => {
+            for (const connection of strangers) {
+              if (connection.isStranger) connection.destroy();
+              else connection.goAway(reason);
+            }
+          }, STRANGER_GRACE_MS);
     if (this.open.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = this.clock.setTimeout(resolve, timeoutMs);
@@ -79,6 +101,7 @@ export class ServerConnections {
       });
       this.drained = undefined;
     }
+    if (strangerCheck !== undefined) this.clock.clearTimeout(strangerCheck);
     for (const connection of [...this.open]) connection.destroy();
   }
 }

@@ -285,21 +285,24 @@ describe('MsRpcModule (real Nest apps, direct mode)', () => {
     const ok = 7;
     const failing = 3;
     for (let i = 0; i < ok; i++) await firstValueFrom(echo.send('echo', i));
-    // An unknown pattern: the provider answers with an error (kind `remote`).
-    for (let i = 0; i < failing; i++) await expect(firstValueFrom(echo.send('no-such-pattern', i))).rejects.toBeDefined();
+    // An unknown pattern: the provider's Hello said it has no handler for it, so the client fails
+    // it without a provider (kind ERR_NO_HANDLER).
+    for (let i = 0; i < failing; i++) {
+      await expect(firstValueFrom(echo.send('no-such-pattern', i))).rejects.toMatchObject({ code: 'ERR_NO_HANDLER' });
+    }
 
     const snapshot = app.get(RpcMetrics).snapshot();
-    expect(snapshot.totals).toMatchObject({ started: ok + failing, succeeded: ok, failed: failing, inFlight: 0, errors: { remote: failing } });
+    expect(snapshot.totals).toMatchObject({ started: ok + failing, succeeded: ok, failed: failing, inFlight: 0, errors: { ERR_NO_HANDLER: failing } });
     expect(snapshot.patterns.find((s) => s.pattern === 'echo')).toMatchObject({ started: ok, succeeded: ok, failed: 0 });
     expect(snapshot.patterns.find((s) => s.pattern === 'no-such-pattern')).toMatchObject({ started: failing, failed: failing });
-    expect(snapshot.providers.find((s) => s.provider === p.address)).toMatchObject({ succeeded: ok, failed: failing, openConnections: 1 });
+    expect(snapshot.providers.find((s) => s.provider === p.address)).toMatchObject({ succeeded: ok, failed: 0, openConnections: 1 });
 
     const text = app.get(RpcMetrics).toPrometheus();
     expect(text).toContain('# TYPE msrpc_calls_started_total counter');
     expect(text).toContain(`msrpc_calls_started_total{pattern="echo"} ${ok}`);
     expect(text).toContain(`msrpc_calls_succeeded_total{pattern="echo",provider="${p.address}"} ${ok}`);
-    expect(text).toContain(`msrpc_calls_failed_total{pattern="no-such-pattern",provider="${p.address}"} ${failing}`);
-    expect(text).toContain(`msrpc_call_errors_total{pattern="no-such-pattern",provider="${p.address}",code="remote"} ${failing}`);
+    expect(text).toContain(`msrpc_calls_failed_total{pattern="no-such-pattern",provider="__none__"} ${failing}`);
+    expect(text).toContain(`msrpc_call_errors_total{pattern="no-such-pattern",provider="__none__",code="ERR_NO_HANDLER"} ${failing}`);
   });
 
   it('metrics: false provides no RpcMetrics and clients still work', async () => {

@@ -117,8 +117,8 @@ describe('Nest end-to-end (real Nest microservice, direct mode)', () => {
 
   it('answers an unknown pattern with a clear error naming it', async () => {
     await expect(firstValueFrom(client.send('nope', {}))).rejects.toMatchObject({
-      status: 'error',
-      message: expect.stringContaining('Pattern: nope'),
+      code: 'ERR_NO_HANDLER',
+      message: expect.stringContaining('There is no matching message handler defined in the remote service. Pattern: "nope"'),
     });
   });
 

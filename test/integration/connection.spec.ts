@@ -79,7 +79,11 @@ describe('Connection (socketFactory injection, loopback)', () => {
       const { c, states } = connection({ connectAttemptTimeout: 2000 }, provider.port, 'real');
       await c.connect();
       expect(c.state).toBe('ready');
-      expect(c.serverSettings).toEqual({ idleTimeoutMs: 6000, maxFrameSize: 100_000 });
+      expect(c.serverSettings).toMatchObject({ idleTimeoutMs: 6000, maxFrameSize: 100_000 });
+      // It also says what it serves, so that calls nobody serves fail at once.
+      expect(c.serverSettings?.patterns).toContain('echo');
+      expect(c.serves('echo', 'patterns')).toBe(true);
+      expect(c.serves('nope', 'patterns')).toBe(false);
       expect(states.map((s) => s.to)).toEqual(['connecting', 'ready']);
     });
   });

@@ -79,8 +79,10 @@ describe('liveness on loopback', () => {
     expect(whileFrozen.filter((s) => s.to === 'ready')).toEqual([]);
     const timeouts = whileFrozen.filter((s) => s.to === 'transient-failure' && s.reason instanceof ConnectTimeoutError);
     expect(timeouts.length).toBeGreaterThanOrEqual(1);
+    // A call waits for the attempt under way, then fails with why it failed, not at its timeout.
     const frozenCall = await timed(firstValueFrom(c.send('echo', 'frozen')));
-    expect(frozenCall.error).toBeInstanceOf(RpcTimeoutError);
+    expect(frozenCall.error).toBeInstanceOf(NoProviderError);
+    expect((frozenCall.error as NoProviderError).failures[0].error).toBeInstanceOf(ConnectTimeoutError);
 
     child.resume();
     const resumedAt = performance.now();
@@ -219,10 +221,18 @@ describe('liveness on loopback', () => {
   it('a peer that accepts but never says Hello is never ready: each attempt is bounded by connectAttemptTimeout', async () => {
     const hole: BlackHole = later(await startBlackHole({ sendHello: false }));
     const { client: c, states } = client(hole.port, { connectAttemptTimeout: 250, connectTimeout: 700 });
+    // connect() fails with the first attempt, saying why.
     const result = await timed(c.connect());
     expect(result.error).toBeInstanceOf(NoProviderError);
-    expect(result.ms).toBeGreaterThanOrEqual(690);
-    expect(result.ms).toBeLessThan(2000);
+    expect((result.error as Error).cause).toBeInstanceOf(ConnectTimeoutError);
+    expect(result.ms).toBeGreaterThanOrEqual(240);
+    expect(result.ms).toBeLessThan(1000);
+    // With waitForReady it waits through the attempts, up to connectTimeout.
+    const { client: patient } = client(hole.port, { connectAttemptTimeout: 250, connectTimeout: 700, waitForReady: true });
+    const waited = await timed(patient.connect());
+    expect(waited.error).toBeInstanceOf(NoProviderError);
+    expect(waited.ms).toBeGreaterThanOrEqual(690);
+    expect(waited.ms).toBeLessThan(2000);
     expect(states.filter((s) => s.to === 'ready')).toEqual([]);
     const failures = states.filter((s) => s.to === 'transient-failure');
     expect(failures.length).toBeGreaterThanOrEqual(1);

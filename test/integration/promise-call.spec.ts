@@ -157,9 +157,16 @@ describe('client.call() (Promise fast path, real Nest provider on loopback)', ()
     }
   });
 
-  it('fails at once on a closed client', async () => {
-    const { client: closed } = testClient(server.port);
-    await closed.close();
-    await expect(closed.call('echo', 1)).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
+  it('opens a closed client again, as Nest clients do; a call waiting when close() comes fails typed', async () => {
+    const { client: c } = testClient(server.port);
+    try {
+      await c.close();
+      await expect(c.call('echo', 1)).resolves.toBe(1);
+      const pending = c.call('never-served-slowly', 1, { waitForReady: true }).catch((e: unknown) => e);
+      await c.close();
+      await expect(pending).resolves.toMatchObject({ code: expect.stringMatching(/^ERR_(CLIENT_CLOSED|CONNECTION_CLOSED|NO_HANDLER)$/) });
+    } finally {
+      await c.close();
+    }
   });
 });

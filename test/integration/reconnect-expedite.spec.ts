@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { firstValueFrom } from 'rxjs';
-import type { ChannelCache } from '../../lib/index.js';
+import { MsRpcRecordBuilder, NoProviderError, type ChannelCache } from '../../lib/index.js';
 import { startChildProvider, type ChildProvider } from '../support/child-provider.js';
 import { sleep, timed, waitUntil } from '../support/loopback-utils.js';
 import { DiscoveryFixture } from '../support/nacos-discovery-fixture.js';
@@ -38,7 +38,7 @@ describe('reconnecting without waiting out the backoff', () => {
     await sleep(Math.max(0, 2400 - (performance.now() - lostAt)));
     child = await startChildProvider({ port: child.port });
 
-    const answered = await timed(firstValueFrom(client.send<number>('pid', {})));
+    const answered = await timed(firstValueFrom(client.send<number>('pid', new MsRpcRecordBuilder({}).setWaitForReady().build())));
     expect(answered.error).toBeUndefined();
     expect(answered.value).toBe(child.pid);
     // Before: ~6 s until the backoff tick, so this 3 s call failed with RpcTimeoutError.
@@ -46,7 +46,7 @@ describe('reconnecting without waiting out the backoff', () => {
     expect(performance.now() - lostAt).toBeLessThan(8500 - 1000);
   }, 20_000);
 
-  it('hints from waiting calls neither hammer a dead provider nor use up its reconnect attempts', async () => {
+  it('hints from failing calls neither hammer a dead provider nor use up its reconnect attempts', async () => {
     const child = await startChildProvider();
     cleanups.push(() => child.stop());
     // Three regular attempts (100, 500, 2100 ms), then eviction.
@@ -58,18 +58,20 @@ describe('reconnecting without waiting out the backoff', () => {
 
     await child.kill();
     const lostAt = performance.now();
-    // A call every 20 ms for 1.5 s, each finding nothing ready and asking for a reconnect.
+    // A call every 20 ms for 1.5 s, each finding nothing ready (failing fast) and asking for a reconnect.
     const calls: Array<Promise<unknown>> = [];
     while (performance.now() - lostAt < 1500) {
       calls.push(firstValueFrom(client.send('pid', {})).catch((err: unknown) => err));
       await sleep(20);
     }
-    await Promise.all(calls);
-    const attempts = states.filter((s) => s.to === 'connecting').length;
-    // Expedited attempts happened (the two regular ones in this window alone would be 2)...
+    const outcomes = await Promise.all(calls);
+    expect(outcomes.filter((o) => o instanceof NoProviderError).length).toBeGreaterThan(outcomes.length / 2);
+    const elapsed = performance.now() - lostAt;
+    const attempts = states.filter((s) => s.to === 'connecting' && s.at > lostAt).length;
+    // Hurried attempts happened (the two regular ones in this window alone would be 2)...
     expect(attempts).toBeGreaterThan(4);
-    // ...at most one per 100 ms (the backoff's initial delay), not one per waiting call (75 calls).
-    expect(attempts).toBeLessThanOrEqual(1500 / 100 + 3);
+    // ...at most one per 50 ms (HURRY_GAP_MS) besides the regular ones, not one per call (75 calls).
+    expect(attempts).toBeLessThanOrEqual(Math.ceil(elapsed / 50) + 3);
     // ...and none of them counted as a backoff attempt: eviction still follows the third regular one.
     expect(evictedAt).toEqual([]);
     await waitUntil(() => evictedAt.length > 0, 4000, 'eviction after the regular attempts');

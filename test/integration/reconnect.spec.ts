@@ -4,6 +4,7 @@ import { firstValueFrom } from 'rxjs';
 import {
   ClientClosedError,
   ConnectionClosedError,
+  MsRpcRecordBuilder,
   NoProviderError,
   RpcTimeoutError,
   StaticRegistry,
@@ -41,8 +42,13 @@ describe('reconnects, eviction and wait-for-ready on loopback', () => {
     // Far below the 10 s call timeout: the socket close fails it, not a timer.
     expect(performance.now() - killedAt).toBeLessThan(1000);
 
-    // While the provider is down, a new call waits for it instead of failing.
-    const waiting = firstValueFrom(c.send<number>('pid', {}));
+    // While the provider is down, a call fails fast with the reason (gRPC's default)...
+    const refused = await timed(firstValueFrom(c.send<number>('pid', {})));
+    expect(refused.error).toBeInstanceOf(NoProviderError);
+    expect((refused.error as Error).message).toContain(`127.0.0.1:${port}: connect ECONNREFUSED`);
+    expect(refused.ms).toBeLessThan(500);
+    // ...and one that waits for ready waits for it instead.
+    const waiting = firstValueFrom(c.send<number>('pid', new MsRpcRecordBuilder({}).setWaitForReady().build()));
     await sleep(300); // several refused reconnect attempts
     expect(states.filter((s) => s.to === 'transient-failure').length).toBeGreaterThanOrEqual(2);
 
@@ -53,8 +59,9 @@ describe('reconnects, eviction and wait-for-ready on loopback', () => {
     expect(newPid).toBe(child.pid);
     expect(newPid).not.toBe(firstPid);
     const readyAt = states.filter((s) => s.to === 'ready').at(-1)!.at;
-    expect(readyAt - restartedAt).toBeLessThan(1500);
-    expect(resumedAfter).toBeLessThan(2000);
+    // The waiting call hurries reconnects (one per 50 ms), instead of the backoff's pace.
+    expect(readyAt - restartedAt).toBeLessThan(500);
+    expect(resumedAfter).toBeLessThan(600);
     console.info(
       `[reconnect] provider restarted on the same port: connection ready ${Math.round(readyAt - restartedAt)} ms, ` +
         `waiting call answered ${Math.round(resumedAfter)} ms after the new process listened ` +
@@ -63,10 +70,13 @@ describe('reconnects, eviction and wait-for-ready on loopback', () => {
     await expect(firstValueFrom(c.send('echo', 'resumed'))).resolves.toBe('resumed');
   });
 
-  it('evicts a provider that is gone for good after the last attempt; later calls fail cleanly', async () => {
+  it('evicts a provider that is gone after the last attempt: still known and probed, calls fail fast, or time out waiting', async () => {
     const provider = await startTestProvider();
     cleanups.push(() => provider.close());
-    const { client: c } = client(provider.port, { timeout: 400, backoff: { ...FAST_LIVENESS.backoff, maxAttempts: 3 } });
+    const { client: c, states } = client(provider.port, {
+      timeout: 400,
+      backoff: { ...FAST_LIVENESS.backoff, maxDelay: 150, maxAttempts: 3 },
+    });
     const evictions: Array<{ address: string; attempts: number; reason?: Error }> = [];
     c.on('evicted', (e) => evictions.push(e));
     await c.connect();
@@ -77,28 +87,41 @@ describe('reconnects, eviction and wait-for-ready on loopback', () => {
     await waitUntil(() => evictions.length > 0, 5000, 'eviction');
     const evictedAfter = performance.now() - goneAt;
     expect(evictions[0]).toMatchObject({ address: provider.address, attempts: 3 });
-    expect(c.providers).toEqual([]);
-    console.info(`[reconnect] provider gone for good: evicted ${Math.round(evictedAfter)} ms later (maxAttempts 3)`);
+    // Out of load balancing, not out of existence: still listed, and probed at the backoff cap.
+    expect(c.providers).toEqual([provider.address]);
+    const failuresAtEviction = states.filter((s) => s.to === 'transient-failure').length;
+    await sleep(500);
+    expect(states.filter((s) => s.to === 'transient-failure').length - failuresAtEviction).toBeGreaterThanOrEqual(2);
+    console.info(`[reconnect] provider gone: evicted ${Math.round(evictedAfter)} ms later (maxAttempts 3), probed every ~150 ms`);
 
     const later = await timed(firstValueFrom(c.send('echo', 'anyone?')));
-    expect(later.error).toBeInstanceOf(RpcTimeoutError);
-    expect((later.error as RpcTimeoutError).cause).toBeInstanceOf(NoProviderError);
-    expect(later.ms).toBeGreaterThanOrEqual(390);
-    expect(later.ms).toBeLessThan(2000);
+    expect(later.error).toBeInstanceOf(NoProviderError);
+    expect(later.ms).toBeLessThan(300);
+    const waited = await timed(firstValueFrom(c.send('echo', new MsRpcRecordBuilder('anyone?').setWaitForReady().build())));
+    expect(waited.error).toBeInstanceOf(RpcTimeoutError);
+    const cause = (waited.error as RpcTimeoutError).cause as NoProviderError;
+    expect(cause).toBeInstanceOf(NoProviderError);
+    expect(cause.failures.map((f) => f.address)).toEqual([provider.address]);
+    expect((waited.error as Error).message).toContain('ECONNREFUSED');
+    expect(waited.ms).toBeGreaterThanOrEqual(390);
+    expect(waited.ms).toBeLessThan(2000);
   });
 
-  it('an evicted provider that comes back on its address is tried again when a call needs it', async () => {
+  it('an evicted provider that comes back on its address is re-admitted by a probe', async () => {
     const first = await startTestProvider();
     cleanups.push(() => first.close());
     const port = first.port;
     const { client: c } = client(port, { timeout: 3000, backoff: { ...FAST_LIVENESS.backoff, maxAttempts: 2 } });
     const evictions: string[] = [];
+    const readmissions: string[] = [];
     c.on('evicted', (e) => evictions.push(e.address));
+    c.on('readmitted', (e) => readmissions.push(e.address));
     await c.connect();
     await first.close();
     await waitUntil(() => evictions.length === 1, 5000, 'eviction');
     const second = await startTestProvider({ port });
     cleanups.push(() => second.close());
+    await waitUntil(() => readmissions.length === 1, 2000, 're-admission');
     await expect(firstValueFrom(c.send('echo', 'welcome back'))).resolves.toBe('welcome back');
     expect(c.providers).toEqual([`127.0.0.1:${port}`]);
   });
@@ -127,9 +150,9 @@ describe('reconnects, eviction and wait-for-ready on loopback', () => {
     expect(states.filter((s) => s.address === staying.address && s.to === 'transient-failure')).toEqual([]);
   });
 
-  it('a call made before any provider is up waits for it (provider starts 200 ms later)', async () => {
+  it('a call made before any provider is up waits for it with waitForReady (provider starts 200 ms later)', async () => {
     const port = await reservePort();
-    const { client: c } = client(port, { timeout: 5000 });
+    const { client: c } = client(port, { timeout: 5000, waitForReady: true });
     const call = timed(firstValueFrom(c.send('echo', 'early bird')));
     await sleep(200);
     const provider = await startTestProvider({ port });
@@ -139,9 +162,9 @@ describe('reconnects, eviction and wait-for-ready on loopback', () => {
     expect(result.ms).toBeGreaterThanOrEqual(190);
   });
 
-  it('connect() resolves once a provider is ready', async () => {
+  it('connect() resolves once a provider is ready, with waitForReady', async () => {
     const port = await reservePort();
-    const { client: c } = client(port, { connectTimeout: 5000 });
+    const { client: c } = client(port, { connectTimeout: 5000, waitForReady: true });
     const connecting = timed(c.connect());
     await sleep(150);
     const provider = await startTestProvider({ port });
@@ -152,10 +175,13 @@ describe('reconnects, eviction and wait-for-ready on loopback', () => {
     expect(result.ms).toBeLessThan(3000);
   });
 
-  it('connect() rejects with NoProviderError after connectTimeout when no provider comes up', async () => {
+  it('connect() rejects with NoProviderError at once when the provider refuses, after connectTimeout with waitForReady', async () => {
     const port = await reservePort();
-    const { client: c } = client(port, { connectTimeout: 300 });
-    const result = await timed(c.connect());
+    const fast = await timed(client(port, { connectTimeout: 300 }).client.connect());
+    expect(fast.error).toBeInstanceOf(NoProviderError);
+    expect((fast.error as Error).message).toContain('ECONNREFUSED');
+    expect(fast.ms).toBeLessThan(200);
+    const result = await timed(client(port, { connectTimeout: 300, waitForReady: true }).client.connect());
     expect(result.error).toBeInstanceOf(NoProviderError);
     expect(result.error).toMatchObject({ code: 'ERR_NO_PROVIDER' });
     expect(result.ms).toBeGreaterThanOrEqual(290);
@@ -165,7 +191,11 @@ describe('reconnects, eviction and wait-for-ready on loopback', () => {
   it('close() fails waiting calls with ClientClosedError, cancels pending reconnects and leaves no timer', async () => {
     const port = await reservePort();
     const clock = new TrackingClock();
-    const { client: c } = client(port, { timeout: 10_000, backoff: { ...FAST_LIVENESS.backoff, maxAttempts: 0 } }, clock);
+    const { client: c } = client(
+      port,
+      { timeout: 10_000, waitForReady: true, backoff: { ...FAST_LIVENESS.backoff, maxAttempts: 0 } },
+      clock,
+    );
     const waiting = timed(firstValueFrom(c.send('echo', 'never sent')));
     await sleep(150); // the watchdog is now cycling through refused attempts
     expect(clock.pendingTimers).toBeGreaterThan(0);
@@ -174,7 +204,6 @@ describe('reconnects, eviction and wait-for-ready on loopback', () => {
     expect(result.error).toBeInstanceOf(ClientClosedError);
     expect(result.ms).toBeLessThan(1000);
     expect(clock.pendingTimers).toBe(0);
-    await expect(firstValueFrom(c.send('echo', 'after close'))).rejects.toBeInstanceOf(ClientClosedError);
 
     // Nothing dials the address any more once closed.
     let accepted = 0;

@@ -9,6 +9,7 @@ import {
   MsRpcClient,
   MsRpcRecordBuilder,
   MsRpcServer,
+  NoHandlerError,
   NoProviderError,
   type MsRpcClientOptions,
   type ProviderAddress,
@@ -154,12 +155,12 @@ describe('routing: pattern-aware picks, failover, retry budget, outlier ejection
     for (let i = 0; i < 10; i++) expect(b.state.starts.get(`pm-${i}`)).toBe(1);
   });
 
-  it('fails AT ONCE with NoProviderError naming the pattern when no known provider serves it', async () => {
+  it('fails AT ONCE with NoHandlerError naming the pattern when no known provider serves it', async () => {
     const c = client([serves(a, ['work']), serves(b, ['other'])], { timeout: 5000 });
     await c.connect();
     const result = await timed(call(c, 'once', { id: 'nobody', ms: 0 }));
-    expect(result.error).toBeInstanceOf(NoProviderError);
-    expect(result.error).toMatchObject({ code: 'ERR_NO_PROVIDER', pattern: 'once' });
+    expect(result.error).toBeInstanceOf(NoHandlerError);
+    expect(result.error).toMatchObject({ code: 'ERR_NO_HANDLER', pattern: 'once' });
     expect((result.error as Error).message).toContain('"once"');
     expect(result.ms).toBeLessThan(200);
     expect(a.state.starts.has('nobody') || b.state.starts.has('nobody')).toBe(false);

@@ -4,7 +4,7 @@ import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import {
   ConnectionClosedError,
   MsRpcClient,
-  RpcTimeoutError,
+  NoProviderError,
   TlsHandshakeError,
 } from '../../lib/index.js';
 import { sleep, timed, waitUntil } from '../support/loopback-utils.js';
@@ -118,13 +118,15 @@ describe('TLS and mTLS', () => {
     await expectNothingOpen(p, c);
   });
 
-  it('a TLS client against a plain server that authenticates fails typed within its timeout', async () => {
+  it('a TLS client against a plain server that authenticates fails fast, typed, with the cause', async () => {
     // That server waits for a Hello, gets a ClientHello instead and hangs up without a word: to
-    // the client, a connection closed mid-handshake, which it retries until the call's deadline.
+    // the client, a connection closed mid-handshake. The call fails as soon as that attempt did.
     const p = await provider({ auth: { tokens: ['t0ken'] } });
-    const { client: c, states } = client(p, { tls: { ca: pki.ca }, authToken: 't0ken', timeout: 500 });
+    const { client: c, states } = client(p, { tls: { ca: pki.ca }, authToken: 't0ken', timeout: 3000 });
     const result = await timed(firstValueFrom(c.send('echo', 'x')));
-    expect(result.error).toBeInstanceOf(RpcTimeoutError);
+    expect(result.error).toBeInstanceOf(NoProviderError);
+    expect((result.error as Error).cause).toBeInstanceOf(ConnectionClosedError);
+    expect((result.error as Error).message).toMatch(/during the TLS handshake/);
     expect(result.ms).toBeLessThan(1000);
     const failure = states.find((s) => s.to === 'transient-failure')?.reason;
     expect(failure).toBeInstanceOf(ConnectionClosedError);
@@ -133,13 +135,15 @@ describe('TLS and mTLS', () => {
     await expectNothingOpen(p, c);
   });
 
-  it('a plain client against a TLS server fails typed within its timeout, and nothing is left open', async () => {
+  it('a plain client against a TLS server fails fast, typed, and nothing is left open', async () => {
     const p = await provider({ tls: serverTls() });
-    const { client: c, states } = client(p, { timeout: 500 });
+    const { client: c, states } = client(p, { timeout: 3000 });
     const result = await timed(firstValueFrom(c.send('echo', 'x')));
     // The server drops what is not a TLS handshake; to the client that is a connection closed
-    // before the Hello, which it retries with backoff until the call's deadline.
-    expect(result.error).toBeInstanceOf(RpcTimeoutError);
+    // before the Hello: the call fails as soon as that attempt did, naming the provider.
+    expect(result.error).toBeInstanceOf(NoProviderError);
+    expect((result.error as Error).message).toContain(`${p.address}: Connection to ${p.address} closed`);
+    expect((result.error as Error).cause).toBeInstanceOf(ConnectionClosedError);
     expect(result.ms).toBeLessThan(1000);
     expect(states.find((s) => s.to === 'transient-failure')?.reason).toBeInstanceOf(ConnectionClosedError);
     expect(p.handlers.invocations).toEqual([]);
