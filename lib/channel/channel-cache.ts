@@ -62,6 +62,11 @@ export class ChannelCache {
     return this.closed;
   }
 
+  /** Listeners attached (clients and the watchdog): a closed client detaches its own. */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
   addresses(): string[] {
     return [...this.groups.keys()];
   }

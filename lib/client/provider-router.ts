@@ -4,6 +4,7 @@ import { ChannelCache } from '../channel/channel-cache.js';
 import { Connection } from '../connection/connection.js';
 import { Directory } from '../directory/directory.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
+import { NoHandlerError } from '../errors/no-handler-error.js';
 import { NoProviderError, ProviderFailure } from '../errors/no-provider-error.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import type { OutlierDetector } from '../routing/outlier-detector.js';
@@ -213,10 +214,21 @@ export class ProviderRouter {
     this.channels.release(address, this, reason, graceMs);
   }
 
-  /** Some connection became available (ready, or a draining one was replaced): serve waiters. */
+  /**
+   * Some connection became available (ready, or a draining one was replaced): serve waiters. A
+   * provider's Hello may also have told that nobody serves a waiter's pattern: that one fails now.
+   */
   onAvailable(): void {
     // Waiters differ by pattern: one finding nothing does not mean the next one will not.
-    for (const waiter of [...this.waiters]) this.serve(waiter);
+    for (const waiter of [...this.waiters]) {
+      const route = waiter.route;
+      if (route?.kind === 'patterns' && this.isUnserved(route)) {
+        this.dropWaiter(waiter);
+        waiter.reject(new NoHandlerError(route.pattern, this.service, `none of ${this.directory.size} known provider(s) serves it`));
+      } else {
+        this.serve(waiter);
+      }
+    }
   }
 
   /**

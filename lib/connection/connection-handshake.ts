@@ -64,6 +64,9 @@ export class ConnectionHandshake {
   open(listenerFor: (self: () => SocketTransport) => TransportListener): SocketTransport {
     try {
       const socket = this.openSocket(this.host, this.port);
+      // An idle client holds nothing (as grpc-js's channels): the calls that await an answer hold
+      // the process (ProcessHold), not the connections they travel on.
+      socket.unref();
       this.tlsWatch = TlsHandshakeWatch.of(socket);
       const transport: SocketTransport = new SocketTransport(
         socket,
