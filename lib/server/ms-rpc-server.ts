@@ -1,7 +1,7 @@
 import { Server as NetServer, AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
-import { Clock, systemClock } from '../common/clock.js';
+import { Clock, systemClock, wallTime } from '../common/clock.js';
 import { EventMessage, RequestMessage } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
 import { serviceName } from '../common/service-name.js';
@@ -49,7 +49,8 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
    * sending made-up patterns cannot grow it.
    */
   private readonly handlerCache = new Map<string, MessageHandler>();
-  private readonly startedAt = Date.now();
+  /** Wall time, published as `startTime` for the consumers' warm-up. */
+  private readonly startedAt: number;
   /** Nest's own start hook (it only calls `done`), to tell when a user installed another. */
   private readonly defaultStartHook: StartHook | undefined;
   /** Requests and events → Nest handlers → frames. */
@@ -63,6 +64,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     private readonly clock: Clock = systemClock,
   ) {
     super();
+    this.startedAt = wallTime(clock);
     this.defaultStartHook = this.onProcessingStartHook as StartHook | undefined;
     this.handlers = new HandlerDispatch({
       transportId: MS_RPC_TRANSPORT,
