@@ -1,19 +1,41 @@
+import type { Clock, TimerHandle } from '../common/clock.js';
 import { MsRpcLogger } from '../common/logger.js';
 import { Directory, isUsable } from '../directory/directory.js';
 import { DirectorySnapshotStore } from '../directory/directory-snapshot.js';
+import { ExponentialBackoff } from '../liveness/backoff.js';
 import type { Registry } from '../registry/registry.js';
+import { withRegistryTimeout } from '../registry/registry-timeout.js';
+import { RegistryTimeoutError } from '../errors/registry-timeout-error.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 
+/** Pacing of re-subscriptions after the registry refused one: unlimited, capped at Nacos's poll period scale. */
+const RESUBSCRIBE_BACKOFF = { initialDelay: 1000, maxDelay: 30_000, maxAttempts: 0 };
+
 /**
- * Feeds one client's directory: the snapshot first (a consumer started during a registry outage
- * still finds its providers), then the registry subscription, and re-resolution on demand.
+ * Feeds one client's directory from the registry subscription, with re-resolution on demand.
+ *
+ * The snapshot (the last list this registry gave, saved on disk) is a fallback for a consumer
+ * started while its registry cannot answer: it is read only when the first subscription fails,
+ * times out (`registryTimeout`), or answers an empty list while the registry is unreachable (what
+ * the nacos client does). The registry's first real answer then replaces it. A registry that
+ * answers never sees its answer mixed with a snapshot.
  */
 export class ServiceDiscovery {
   private started: Promise<void> | undefined;
   /** The re-resolution in flight, shared by every caller that asks meanwhile. */
   private resolving: Promise<void> | undefined;
   private closed = false;
+  /** The registry gave an answer (a non-empty list, or an empty one while reachable). */
+  private answered = false;
+  /** The registry's subscribe() still out (it may outlive the wait that timed out). */
+  private subscribing: Promise<void> | undefined;
+  private subscribed = false;
+  private retryTimer: TimerHandle | undefined;
+  private readonly backoff = new ExponentialBackoff(RESUBSCRIBE_BACKOFF);
   private readonly listener = (instances: ServiceInstance[]) => {
+    // A subscription that completed after close() (its wait had timed out) is dropped.
+    if (this.closed) return;
+    if (instances.length > 0) this.answered = true;
     this.directory.update(instances);
     // Only a list with a usable provider replaces the snapshot (the directory's empty-push
     // protection, applied to the file): an unreachable registry answers a fresh subscription
@@ -30,15 +52,20 @@ export class ServiceDiscovery {
     private readonly snapshots: DirectorySnapshotStore | undefined,
     private readonly logger: MsRpcLogger,
     private readonly onError: (error: Error) => void,
+    private readonly registryTimeout: number,
+    private readonly clock: Clock,
   ) {}
 
   private get groupName(): string {
     return this.group ?? 'DEFAULT_GROUP';
   }
 
-  /** Loads the snapshot and subscribes, once; later calls share the first start. */
+  /**
+   * Subscribes, once; later calls share the first start. Resolves once the registry answered, or
+   * (at most `registryTimeout` later) once the snapshot was loaded in its place.
+   */
   start(): Promise<void> {
-    this.started ??= this.subscribe();
+    this.started ??= this.discover();
     return this.started;
   }
 
@@ -53,29 +80,91 @@ export class ServiceDiscovery {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.clearRetry();
     try {
-      await this.registry.unsubscribe(this.serviceName, this.listener, this.group);
+      await withRegistryTimeout(
+        this.registry.unsubscribe(this.serviceName, this.listener, this.group),
+        `unsubscribe from "${this.serviceName}" in ${this.registry.kind}`,
+        this.registryTimeout,
+        this.clock,
+      );
     } catch (err) {
       this.logger.warn(`unsubscribe from ${this.registry.kind} failed: ${(err as Error).message}`);
     }
     await this.snapshots?.flush();
   }
 
-  private async subscribe(): Promise<void> {
-    // The snapshot goes first so a fresh registry answer always wins over it.
+  private async discover(): Promise<void> {
+    const deadline = this.clock.now() + this.registryTimeout;
+    const why = await this.firstAnswer(deadline);
+    if (why === undefined || this.closed) return;
     const saved = await this.snapshots?.load(this.serviceName, this.groupName);
-    if (saved && saved.length > 0 && this.directory.size === 0 && !this.closed) {
-      this.logger.log(`"${this.serviceName}": starting with ${saved.length} provider(s) from the snapshot`);
-      this.directory.update(saved);
-    }
-    if (this.closed) return;
+    // The registry may have answered while the file was read: its answer wins.
+    if (!saved || saved.length === 0 || this.answered || this.directory.size > 0 || this.closed) return;
+    this.logger.warn(`"${this.serviceName}": ${why}; starting with ${saved.length} provider(s) from the snapshot until it answers`);
+    this.directory.update(saved);
+  }
+
+  /** Undefined once the registry answered by `deadline`, otherwise why it did not. */
+  private async firstAnswer(deadline: number): Promise<string | undefined> {
+    const what = `subscribe to "${this.serviceName}" in ${this.registry.kind}`;
     try {
-      await this.registry.subscribe(this.serviceName, this.listener, this.group);
+      await withRegistryTimeout(this.subscribe(), what, this.registryTimeout, this.clock);
     } catch (err) {
-      this.started = undefined;
-      this.logger.error(`subscribing to "${this.serviceName}" in ${this.registry.kind} failed: ${(err as Error).message}`);
+      // A refusal was logged with its retry (see subscribe()).
+      if (err instanceof RegistryTimeoutError) this.logger.error(`subscribing to "${this.serviceName}" failed: ${err.message}`);
       this.onError(err as Error);
+      return `${this.registry.kind} did not answer`;
     }
+    if (this.answered) return undefined;
+    // An empty list: an empty service, or a client that could not reach its registry.
+    const left = Math.max(1, Math.ceil(deadline - this.clock.now()));
+    const reachable = await withRegistryTimeout(this.registry.isReachable(), `reach ${this.registry.kind}`, left, this.clock).catch(
+      () => false,
+    );
+    if (reachable) {
+      this.answered = true;
+      return undefined;
+    }
+    return `${this.registry.kind} is unreachable (it answered an empty list)`;
+  }
+
+  /**
+   * One subscribe() call, or the one still out. A refusal is retried with backoff for as long as
+   * the client is open: the listener must end up attached whatever happened at startup.
+   */
+  private subscribe(): Promise<void> {
+    if (this.subscribing) return this.subscribing;
+    const call = this.registry.subscribe(this.serviceName, this.listener, this.group);
+    this.subscribing = call;
+    call.then(
+      () => {
+        this.subscribing = undefined;
+        this.subscribed = true;
+        this.backoff.reset();
+        // Completed after close(): take the listener back out (the registry may be shared).
+        if (this.closed) void this.registry.unsubscribe(this.serviceName, this.listener, this.group).catch(() => undefined);
+      },
+      (err: Error) => {
+        this.subscribing = undefined;
+        if (this.closed) return;
+        const delay = this.backoff.next() ?? RESUBSCRIBE_BACKOFF.maxDelay;
+        this.logger.error(
+          `subscribing to "${this.serviceName}" in ${this.registry.kind} failed: ${err.message}; retrying in ${Math.round(delay)} ms`,
+        );
+        this.retryTimer = this.clock.setTimeout(() => {
+          this.retryTimer = undefined;
+          if (!this.closed && !this.subscribed) void this.subscribe().catch(() => undefined);
+        }, delay);
+      },
+    );
+    return call;
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer === undefined) return;
+    this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   private async lookup(): Promise<void> {
@@ -84,7 +173,12 @@ export class ServiceDiscovery {
     // The first discovery (still under way when the calls asked) may have filled the directory.
     if (this.closed || this.directory.size > 0) return;
     try {
-      const instances = await this.registry.getInstances(this.serviceName, this.group);
+      const instances = await withRegistryTimeout(
+        this.registry.getInstances(this.serviceName, this.group),
+        `look up "${this.serviceName}" in ${this.registry.kind}`,
+        this.registryTimeout,
+        this.clock,
+      );
       if (instances.length > 0) this.directory.update(instances);
     } catch (err) {
       this.logger.warn(`re-resolving "${this.serviceName}" failed: ${(err as Error).message}`);

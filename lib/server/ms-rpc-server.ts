@@ -262,6 +262,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       },
       this.logger,
       this.clock,
+      o.registryTimeout,
     );
     this.registration.start();
   }
@@ -269,7 +270,8 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   private async shutdown(): Promise<void> {
     const server = this.server;
     if (!server) return;
-    // Deregister first: consumers stop discovering us before we stop accepting.
+    // Deregister first: consumers stop discovering us before we stop accepting. Bounded by
+    // registryTimeout: a registry that is down or never answers must not hold the drain.
     await this.registration?.stop();
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     await this.connections.drain('server shutting down', this.options.shutdownTimeout);
