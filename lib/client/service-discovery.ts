@@ -81,6 +81,9 @@ export class ServiceDiscovery {
   async close(): Promise<void> {
     this.closed = true;
     this.clearRetry();
+    // A subscribe() still out has not attached the listener: subscribe() takes it back out if it
+    // ever lands. Waiting for the registry's unsubscribe would only wait on that same hung call.
+    if (this.subscribing) return this.snapshots?.flush();
     try {
       await withRegistryTimeout(
         this.registry.unsubscribe(this.serviceName, this.listener, this.group),
