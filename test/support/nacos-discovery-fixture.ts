@@ -249,10 +249,10 @@ export class DiscoveryFixture {
     (this.nacos as unknown as { store: { sweep(now: number): void } }).store.sweep(Date.now());
   }
 
-  /** The snapshot file the consumers of this fixture keep for SERVICE (keyed by this Nacos's identity). */
-  snapshotFile(): string {
+  /** The snapshot file consumers of this fixture's Nacos keep for SERVICE in `dir` (keyed by the Nacos's identity). */
+  snapshotFile(dir = this.snapshotDir): string {
     const identity = serverListIdentity('nacos', [this.nacos.address], 'public', 8848);
-    return new DirectorySnapshotStore(this.snapshotDir, identity, recordingLogger()).fileFor(SERVICE, 'DEFAULT_GROUP');
+    return new DirectorySnapshotStore(dir, identity, recordingLogger()).fileFor(SERVICE, 'DEFAULT_GROUP');
   }
 
   /** Ports of the instances the test server stores for the service, sorted. */
