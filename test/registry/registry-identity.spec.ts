@@ -6,6 +6,7 @@ import { DirectorySnapshotStore } from '../../lib/directory/directory-snapshot.j
 import { NacosRegistry, StaticRegistry, type ServiceInstance } from '../../lib/registry/index.js';
 import { serverListIdentity } from '../../lib/registry/registry-identity.js';
 import { recordingLogger } from '../support/nacos-test-helpers.js';
+import { instance } from '../unit/balancer/fixtures.js';
 
 describe('registry identity', () => {
   const registries: NacosRegistry[] = [];
@@ -49,16 +50,7 @@ describe('DirectorySnapshotStore keyed by registry', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const provider = (port: number): ServiceInstance => ({
-    id: `127.0.0.1:${port}`,
-    host: '127.0.0.1',
-    port,
-    weight: 1,
-    healthy: true,
-    enabled: true,
-    cluster: 'DEFAULT',
-    metadata: {},
-  });
+  const provider = (port: number): ServiceInstance => instance(`127.0.0.1:${port}`);
 
   it('keeps one file per registry for the same group and service, and reads back only its own', async () => {
     dir = await mkdtemp(join(tmpdir(), 'ms-rpc-snapshot-'));

@@ -7,17 +7,9 @@ import { RegistryError, RegistryTimeoutError } from '../../../lib/errors/index.j
 import type { InstancesListener, Registry } from '../../../lib/registry/registry.js';
 import type { ServiceInstance } from '../../../lib/registry/service-instance.js';
 import { recordingLogger } from '../../support/loopback-utils.js';
+import { instance } from '../balancer/fixtures.js';
 
-const provider = (port: number): ServiceInstance => ({
-  id: `127.0.0.1:${port}`,
-  host: '127.0.0.1',
-  port,
-  weight: 1,
-  healthy: true,
-  enabled: true,
-  cluster: 'DEFAULT',
-  metadata: {},
-});
+const provider = (port: number): ServiceInstance => instance(`127.0.0.1:${port}`);
 
 /** A registry driven by the test: each subscribe() is answered by `answer`. */
 function scriptedRegistry(answer: (listener: InstancesListener, attempt: number) => Promise<void>, reachable = true) {
