@@ -42,12 +42,12 @@ interface HealthBody {
 
 /** Polls /health until both providers are ready (clients connect in the background). */
 async function waitForProviders(base: string, count: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     const { body } = await request(base, 'GET', '/health');
     const ready = (body as HealthBody).details?.rpc?.services?.math?.ready ?? 0;
     if (ready >= count) return;
-    if (Date.now() > deadline) throw new Error(`only ${ready} of ${count} providers ready after ${timeoutMs} ms`);
+    if (performance.now() > deadline) throw new Error(`only ${ready} of ${count} providers ready after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -11,7 +11,7 @@ import { WeightedRandomBalancer } from './weighted-random-balancer.js';
 
 /** What balancers may depend on; injected so tests drive them deterministically. */
 export interface BalancerDeps {
-  /** Wall-clock ms for warm-up (compared with the providers' `startTime`). */
+  /** Its wall time (`wallNow`) drives warm-up, compared with the providers' `startTime`. */
   clock: Clock;
   /** Uniform in [0, 1). */
   random: () => number;

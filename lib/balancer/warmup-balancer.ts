@@ -1,4 +1,4 @@
-import { Clock, systemClock } from '../common/clock.js';
+import { Clock, systemClock, wallTime } from '../common/clock.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import { Balancer, Candidate, candidateWeight, PickContext } from './balancer.js';
 
@@ -50,7 +50,8 @@ interface WarmedCandidate<C> extends Candidate {
  *
  * When no candidate is warming (the steady state) the list is handed through untouched: the only
  * cost is reading each `startTime`. Otherwise one wrapper per candidate is allocated for the pick.
- * `clock.now()` must be wall-clock ms (the default systemClock is), as `startTime` is.
+ * Uptime is read against the clock's wall time ({@link Clock.wallNow}), as `startTime` is wall
+ * time published by another host; a monotonic reading would mean nothing next to it.
  */
 export class WarmupBalancer implements Balancer {
   readonly name: string;
@@ -66,7 +67,7 @@ export class WarmupBalancer implements Balancer {
   pick<C extends Candidate>(candidates: readonly C[], context?: PickContext): C | undefined {
     const n = candidates.length;
     if (n <= 1) return this.inner.pick(candidates, context);
-    const now = this.clock.now();
+    const now = wallTime(this.clock);
     let firstWarming = -1;
     for (let i = 0; i < n && firstWarming < 0; i++) {
       if (warmupFactor(providerStartTime(candidates[i].instance), now, this.warmupMs) < 1) firstWarming = i;
@@ -84,6 +85,6 @@ export class WarmupBalancer implements Balancer {
 
   /** The weight `candidate` would get now (for diagnostics and tests). */
   weightOf(candidate: Candidate): number {
-    return candidateWeight(candidate) * warmupFactor(providerStartTime(candidate.instance), this.clock.now(), this.warmupMs);
+    return candidateWeight(candidate) * warmupFactor(providerStartTime(candidate.instance), wallTime(this.clock), this.warmupMs);
   }
 }

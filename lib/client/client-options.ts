@@ -9,6 +9,8 @@ import {
 } from '../connection/connection-options.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { BackoffOptions, RetryStrategy, resolveBackoffOptions } from '../liveness/backoff-options.js';
+import { MAX_TIMER_DELAY_MS } from '../liveness/timer-delay.js';
+import { DEFAULT_REGISTRY_TIMEOUT } from '../registry/registry-timeout.js';
 import { PROTOCOL_OPTION_KEYS, ProtocolOptions, resolveProtocolOptions } from '../protocol/protocol-options.js';
 import type { Registry } from '../registry/registry.js';
 import { BalancerOptions, resolveBalancerOptions } from '../balancer/balancer-options.js';
@@ -43,6 +45,13 @@ export interface MsRpcClientOptions extends ProtocolOptions, ConnectionOptions {
    * @default undefined
    */
   registry?: Registry;
+  /**
+   * How long (ms) each registry call made at startup and on close() is waited for: the first
+   * subscription (past it the client starts from its snapshot, and takes the registry's answer
+   * when it comes), a re-resolution, and unsubscribing on close(). Unused in direct mode.
+   * @default 3000
+   */
+  registryTimeout: number;
   /**
    * Service version: discovery looks up `service:version`, matching providers registered with
    * the same `version`.
@@ -143,6 +152,7 @@ const CLIENT_KEYS = [
   'service',
   'providers',
   'registry',
+  'registryTimeout',
   'group',
   'version',
   'snapshotDir',
@@ -163,6 +173,7 @@ const CLIENT_KEYS = [
 export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
   service: 'ms-rpc',
   snapshotDir: join(homedir(), '.nestjs-ms-rpc', 'snapshots') as string | false,
+  registryTimeout: DEFAULT_REGISTRY_TIMEOUT,
   timeout: 3000,
   connectTimeout: 10000,
   waitForReady: false,
@@ -195,6 +206,7 @@ export function resolveClientOptions(partial: Partial<MsRpcClientOptions> = {}):
   checkInteger('MsRpcClient.timeout', o.timeout, 1);
   checkInteger('MsRpcClient.connectTimeout', o.connectTimeout, 1);
   if (typeof o.waitForReady !== 'boolean') throw new InvalidOptionsError('MsRpcClient.waitForReady', 'expected a boolean');
+  checkInteger('MsRpcClient.registryTimeout', o.registryTimeout, 1, MAX_TIMER_DELAY_MS);
   checkInteger('MsRpcClient.connectionsPerProvider', o.connectionsPerProvider, 1, 64);
   checkInteger('MsRpcClient.retries', o.retries, 0, 16);
   if (!Array.isArray(o.idempotentPatterns)) {

@@ -117,7 +117,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     );
     const snapshots =
       this.options.registry && this.options.snapshotDir !== false
-        ? new DirectorySnapshotStore(this.options.snapshotDir, this.logger)
+        ? new DirectorySnapshotStore(this.options.snapshotDir, this.registry.identity, this.logger)
         : undefined;
     this.discovery = new ServiceDiscovery(
       this.registry,
@@ -127,6 +127,8 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       snapshots,
       this.logger,
       (err) => this.events.registryError(err),
+      this.options.registryTimeout,
+      this.clock,
     );
     this.router = new ProviderRouter(
       this.serviceName,

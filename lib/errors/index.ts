@@ -9,6 +9,7 @@ export * from './frame-too-large-error.js';
 export * from './invalid-options-error.js';
 export * from './client-closed-error.js';
 export * from './registry-error.js';
+export * from './registry-timeout-error.js';
 export * from './server-busy-error.js';
 export * from './auth-error.js';
 export * from './tls-handshake-error.js';

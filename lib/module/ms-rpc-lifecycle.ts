@@ -1,7 +1,10 @@
-import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ChannelCache } from '../channel/channel-cache.js';
 import { ReconnectWatchdog } from '../channel/reconnect-watchdog.js';
+import type { MsRpcLogger } from '../common/logger.js';
+import { systemClock } from '../common/clock.js';
 import type { Registry } from '../registry/registry.js';
+import { withRegistryTimeout } from '../registry/registry-timeout.js';
 // `import type`: with decorator metadata, a value import of an interface used as a constructor
 // parameter type survives transpilers that compile file by file (swc, esbuild) and fails to link.
 import type { ResolvedMsRpcModuleOptions } from './ms-rpc-module-options.js';
@@ -13,17 +16,27 @@ import { MS_RPC_MODULE_OPTIONS, MS_RPC_REGISTRY } from './ms-rpc-tokens.js';
  */
 @Injectable()
 export class MsRpcLifecycle implements OnApplicationShutdown {
+  private readonly logger: MsRpcLogger;
+
   constructor(
     @Inject(MS_RPC_MODULE_OPTIONS) private readonly options: ResolvedMsRpcModuleOptions,
     @Inject(MS_RPC_REGISTRY) private readonly registry: Registry | null,
     private readonly watchdog: ReconnectWatchdog,
     private readonly channels: ChannelCache,
-  ) {}
+  ) {
+    this.logger = options.logger ?? new Logger('MsRpc');
+  }
 
   async onApplicationShutdown(): Promise<void> {
     this.watchdog.close();
     this.channels.close('application shutdown');
     // A registry passed in by the app is the app's to close; one built from `nacos` is ours.
-    if (this.registry && !this.options.registry) await this.registry.close();
+    if (!this.registry || this.options.registry) return;
+    const registry = this.registry;
+    try {
+      await withRegistryTimeout(registry.close(), `close ${registry.kind} registry`, this.options.registryTimeout, systemClock);
+    } catch (err) {
+      this.logger.error(`closing the ${registry.kind} registry failed: ${(err as Error).message}`);
+    }
   }
 }

@@ -1,9 +1,11 @@
 import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency } from '@nestjs/common';
 import { ChannelOptions, resolveChannelOptions } from '../channel/channel-options.js';
 import { MsRpcLogger } from '../common/logger.js';
-import { checkBoolean, checkKnownKeys } from '../common/option-checks.js';
+import { checkBoolean, checkInteger, checkKnownKeys } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { BackoffOptions, resolveBackoffOptions } from '../liveness/backoff-options.js';
+import { MAX_TIMER_DELAY_MS } from '../liveness/timer-delay.js';
+import { DEFAULT_REGISTRY_TIMEOUT } from '../registry/registry-timeout.js';
 import type { MsRpcClientOptions } from '../client/client-options.js';
 import type { NacosRegistryOptionsInput } from '../registry/nacos-registry-options.js';
 import type { Registry } from '../registry/registry.js';
@@ -21,6 +23,15 @@ export interface MsRpcModuleOptions {
    * @default undefined
    */
   registry?: Registry;
+  /**
+   * How long (ms) each registry call made at startup or shutdown is waited for: closing the
+   * module's registry on shutdown, and the default `registryTimeout` of the servers from
+   * `createServer` (register, deregister) and of the clients (subscribe, unsubscribe), unless they
+   * set their own. A registry that is down or never answers then delays `app.close()` by this
+   * much per call at most.
+   * @default 3000
+   */
+  registryTimeout?: number;
   /**
    * Settings of the shared channel cache: protocol (codec, limits), liveness (heartbeats,
    * connect attempt timeout), connections per provider, and how clients connect to providers:
@@ -58,6 +69,7 @@ export interface MsRpcModuleOptions {
 export interface ResolvedMsRpcModuleOptions {
   nacos?: NacosRegistryOptionsInput;
   registry?: Registry;
+  registryTimeout: number;
   channel: ChannelOptions;
   backoff: BackoffOptions;
   clientDefaults: Partial<MsRpcClientOptions>;
@@ -66,7 +78,7 @@ export interface ResolvedMsRpcModuleOptions {
   logger?: MsRpcLogger;
 }
 
-const MODULE_KEYS = ['nacos', 'registry', 'channel', 'backoff', 'clientDefaults', 'metrics', 'isGlobal', 'logger'];
+const MODULE_KEYS = ['nacos', 'registry', 'registryTimeout', 'channel', 'backoff', 'clientDefaults', 'metrics', 'isGlobal', 'logger'];
 
 /** Validates once, at startup; errors name the field (`MsRpcModule.channel.heartbeatInterval`). */
 export function resolveModuleOptions(options: MsRpcModuleOptions): ResolvedMsRpcModuleOptions {
@@ -84,6 +96,7 @@ export function resolveModuleOptions(options: MsRpcModuleOptions): ResolvedMsRpc
   return {
     nacos: options.nacos,
     registry: options.registry,
+    registryTimeout: checkInteger('MsRpcModule.registryTimeout', options.registryTimeout ?? DEFAULT_REGISTRY_TIMEOUT, 1, MAX_TIMER_DELAY_MS),
     channel: resolveChannelOptions(options.channel ?? {}, 'MsRpcModule.channel'),
     backoff: resolveBackoffOptions(options.backoff ?? {}, 'MsRpcModule.backoff'),
     clientDefaults: options.clientDefaults ?? {},

@@ -114,6 +114,7 @@ export class MsRpcModule {
       // passing 0, which MsRpcServer rejects (clientHeartbeatInterval must be at least 1).
       ...(heartbeatInterval > 0 ? { clientHeartbeatInterval: heartbeatInterval } : {}),
       ...(registry ? { registry } : {}),
+      registryTimeout: moduleOptions.registryTimeout,
       ...options,
     });
   }
@@ -151,7 +152,12 @@ function createClient(
       }
     }
   }
-  const merged = { logger: options.logger ?? new Logger('MsRpcClient'), ...options.clientDefaults, ...own };
+  const merged = {
+    logger: options.logger ?? new Logger('MsRpcClient'),
+    registryTimeout: options.registryTimeout,
+    ...options.clientDefaults,
+    ...own,
+  };
   if (!merged.providers && !merged.registry) {
     if (!registry) {
       throw new InvalidOptionsError(

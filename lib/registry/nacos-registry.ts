@@ -12,6 +12,7 @@ import {
   type ResolvedNacosRegistryOptions,
 } from './nacos-registry-options.js';
 import { checkRegistration, type Registration } from './registration.js';
+import { serverListIdentity } from './registry-identity.js';
 import type { InstancesListener, Registry } from './registry.js';
 import { instanceId, stringifyMetadata, type ServiceInstance } from './service-instance.js';
 
@@ -39,6 +40,8 @@ interface Subscription {
  */
 export class NacosRegistry implements Registry {
   readonly kind = 'nacos';
+  /** `nacos://host:port,.../namespace` (servers normalised: see serverListIdentity). */
+  readonly identity: string;
   readonly options: ResolvedNacosRegistryOptions;
   private readonly client: NamingClient;
   private readonly clusters: string;
@@ -53,6 +56,8 @@ export class NacosRegistry implements Registry {
     const { serverList, namespace, username, password } = this.options;
     this.client = createNamingClient({ serverList, namespace, username, password }, this.options.logger, this.options.clock);
     this.clusters = this.options.discoveryClusters.join(',');
+    // The client's default port for an entry without one.
+    this.identity = serverListIdentity('nacos', serverList, namespace, 8848);
   }
 
   /** @throws RegistryError when Nacos refuses or cannot be reached (the cause carries the client's error). */
@@ -75,6 +80,7 @@ export class NacosRegistry implements Registry {
         },
         group,
       ),
+      false,
     );
     this.options.logger.log(`nacos: registered ${label(group, reg)} in cluster ${cluster}`);
   }
@@ -86,6 +92,7 @@ export class NacosRegistry implements Registry {
     const clusterName = reg.cluster ?? this.options.cluster;
     await this.run(`deregister ${label(group, reg)}`, () =>
       this.client.deregisterInstance(reg.service, { ip: reg.host, port: reg.port, clusterName, ephemeral: true }, group),
+      false,
     );
     this.options.logger.log(`nacos: deregistered ${label(group, reg)}`);
   }
@@ -212,11 +219,16 @@ export class NacosRegistry implements Registry {
     return this.run(`list ${key}`, () => this.client.getAllInstances(service, group, this.clusters, true));
   }
 
-  private async run<T>(what: string, call: () => Promise<T>): Promise<T> {
+  /**
+   * `heldByClose`: close() waits for the call. Only reads need it (a list call in flight could re-arm
+   * the client's polling after close); a register or deregister cannot, and against a Nacos that
+   * accepts and never answers it would hold close() for the client's request timeout (5 s) per server.
+   */
+  private async run<T>(what: string, call: () => Promise<T>, heldByClose = true): Promise<T> {
     this.assertOpen();
     try {
       await this.track(this.client.ready());
-      return await this.track(call());
+      return await (heldByClose ? this.track(call()) : call());
     } catch (err) {
       const servers = this.options.serverList.join(',');
       throw new RegistryError(`Nacos ${what} failed (servers ${servers}): ${describeError(err)}`, { cause: err });

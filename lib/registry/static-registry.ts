@@ -15,6 +15,8 @@ export type StaticAddress = string | { host: string; port: number; weight?: numb
  */
 export class StaticRegistry implements Registry {
   readonly kind = 'static';
+  /** `static://` and the addresses it was built with, sorted (setInstances does not change it). */
+  readonly identity: string;
   private instances: ServiceInstance[];
   private readonly listeners = new Map<string, Set<InstancesListener>>();
   private closed = false;
@@ -24,6 +26,10 @@ export class StaticRegistry implements Registry {
     private readonly logger: MsRpcLogger = consoleWarnLogger,
   ) {
     this.instances = parseStaticAddresses(addresses, 'addresses');
+    this.identity = `static://${this.instances
+      .map((i) => i.id)
+      .sort()
+      .join(',')}`;
   }
 
   /** Replaces the list (validated like the constructor's) and notifies every subscriber with it. */

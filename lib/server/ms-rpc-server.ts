@@ -1,7 +1,7 @@
 import { Server as NetServer, AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
-import { Clock, systemClock } from '../common/clock.js';
+import { Clock, systemClock, wallTime } from '../common/clock.js';
 import { EventMessage, RequestMessage } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
 import { serviceName } from '../common/service-name.js';
@@ -49,7 +49,8 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
    * sending made-up patterns cannot grow it.
    */
   private readonly handlerCache = new Map<string, MessageHandler>();
-  private readonly startedAt = Date.now();
+  /** Wall time, published as `startTime` for the consumers' warm-up. */
+  private readonly startedAt: number;
   /** Nest's own start hook (it only calls `done`), to tell when a user installed another. */
   private readonly defaultStartHook: StartHook | undefined;
   /** Requests and events → Nest handlers → frames. */
@@ -65,6 +66,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     private readonly clock: Clock = systemClock,
   ) {
     super();
+    this.startedAt = wallTime(clock);
     this.defaultStartHook = this.onProcessingStartHook as StartHook | undefined;
     this.handlers = new HandlerDispatch({
       transportId: MS_RPC_TRANSPORT,
@@ -272,6 +274,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       },
       this.logger,
       this.clock,
+      o.registryTimeout,
     );
     this.registration.start();
   }
@@ -279,7 +282,8 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   private async shutdown(): Promise<void> {
     const server = this.server;
     if (!server) return;
-    // Deregister first: consumers stop discovering us before we stop accepting.
+    // Deregister first: consumers stop discovering us before we stop accepting. Bounded by
+    // registryTimeout: a registry that is down or never answers must not hold the drain.
     await this.registration?.stop();
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     await this.connections.drain('server shutting down', this.options.shutdownTimeout);

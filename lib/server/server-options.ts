@@ -3,6 +3,8 @@ import { DEFAULT_CONNECTION_OPTIONS } from '../connection/connection-options.js'
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { PROTOCOL_OPTION_KEYS, ProtocolOptions, resolveProtocolOptions } from '../protocol/protocol-options.js';
 import type { Registry } from '../registry/registry.js';
+import { DEFAULT_REGISTRY_TIMEOUT } from '../registry/registry-timeout.js';
+import { MAX_TIMER_DELAY_MS } from '../liveness/timer-delay.js';
 import {
   DEFAULT_SERVER_SECURITY_OPTIONS,
   resolveServerSecurityOptions,
@@ -95,6 +97,13 @@ export interface MsRpcServerOptions extends ProtocolOptions, ServerSecurityOptio
    */
   registry?: Registry;
   /**
+   * How long (ms) each registry call is waited for: every register attempt (a timed-out one is
+   * retried with backoff) and, on close(), the deregistration. With every registry node down or
+   * hanging, the server still starts draining this long after close() at most.
+   * @default 3000
+   */
+  registryTimeout: number;
+  /**
    * Service name to register under (with `version`: `name:version`).
    * @default undefined
    */
@@ -146,6 +155,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<MsRpcServerOptions> = Object.freez
   maxConcurrentRequests: 10_000,
   maxConnections: 10_000,
   metrics: true,
+  registryTimeout: DEFAULT_REGISTRY_TIMEOUT,
   ...DEFAULT_SERVER_SECURITY_OPTIONS,
   ...resolveProtocolOptions(),
 });
@@ -162,6 +172,7 @@ const SERVER_KEYS = [
   'maxConnections',
   'metrics',
   'registry',
+  'registryTimeout',
   'service',
   'version',
   'group',
@@ -190,6 +201,7 @@ export function resolveServerOptions(partial: Partial<MsRpcServerOptions> = {}):
   checkInteger('MsRpcServer.maxConcurrentRequests', o.maxConcurrentRequests, 0);
   checkInteger('MsRpcServer.maxConnections', o.maxConnections, 0);
   checkBoolean('MsRpcServer.metrics', o.metrics);
+  checkInteger('MsRpcServer.registryTimeout', o.registryTimeout, 1, MAX_TIMER_DELAY_MS);
   for (const field of ['service', 'version', 'group', 'cluster', 'advertisedHost'] as const) {
     if (o[field] !== undefined) checkString(`MsRpcServer.${field}`, o[field]);
   }

@@ -45,7 +45,7 @@ describe('Nacos discovery (real nacos client, real Nest providers)', () => {
     const [seen] = await registry.getInstances(SERVICE);
     expect(seen).toMatchObject({ id: p1.address, healthy: true, enabled: true, metadata: stored.metadata });
     // The consumer persisted the list for a later start during an outage.
-    const file = await waitFor(() => readFile(`${fx!.snapshotDir}/DEFAULT_GROUP@@${SERVICE}.json`, 'utf8').catch(() => ''), 3000, 'snapshot');
+    const file = await waitFor(() => readFile(fx!.snapshotFile(), 'utf8').catch(() => ''), 3000, 'snapshot');
     expect(JSON.parse(file).instances.map((i: { id: string }) => i.id)).toEqual([p1.address]);
   });
 

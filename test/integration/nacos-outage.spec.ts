@@ -19,7 +19,7 @@ describe('Nacos outages and empty lists (real nacos client, real Nest providers)
   });
 
   const snapshotIds = async (f: DiscoveryFixture): Promise<string[]> => {
-    const text = await readFile(`${f.snapshotDir}/DEFAULT_GROUP@@${SERVICE}.json`, 'utf8').catch(() => '');
+    const text = await readFile(f.snapshotFile(), 'utf8').catch(() => '');
     return text ? JSON.parse(text).instances.map((i: { id: string }) => i.id).sort() : [];
   };
   const connected = (c: DiscoveryConsumer, address: string) =>

@@ -14,7 +14,8 @@ export interface BlackHole {
   close(): Promise<void>;
 }
 
-export async function startBlackHole(options: { sendHello?: boolean; idleTimeoutMs?: number } = {}): Promise<BlackHole> {
+/** `port`: a fixed port, e.g. that of a server it replaces (default 0, a free one). */
+export async function startBlackHole(options: { sendHello?: boolean; idleTimeoutMs?: number; port?: number } = {}): Promise<BlackHole> {
   const sockets = new Set<Socket>();
   let accepted = 0;
   const server = createServer((socket) => {
@@ -25,7 +26,13 @@ export async function startBlackHole(options: { sendHello?: boolean; idleTimeout
     socket.on('close', () => sockets.delete(socket));
     if (options.sendHello) socket.write(helloFrame(options.idleTimeoutMs ?? 0));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   return {
     port: (server.address() as AddressInfo).port,
     sockets,

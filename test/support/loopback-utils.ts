@@ -9,11 +9,11 @@ export function sleep(ms: number): Promise<void> {
 
 /** Polls `check` every 10 ms until it returns a truthy value (returned) or `timeoutMs` passes. */
 export async function waitUntil<T>(check: () => T, timeoutMs = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(10);
   }
 }

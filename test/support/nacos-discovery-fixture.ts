@@ -6,6 +6,8 @@ import { Controller, Inject, Module, type DynamicModule, type INestMicroservice,
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { MsRpcClient, MsRpcServer, NacosRegistry, type MsRpcClientOptions, type MsRpcServerOptions } from '../../lib/index.js';
+import { DirectorySnapshotStore } from '../../lib/directory/directory-snapshot.js';
+import { serverListIdentity } from '../../lib/registry/registry-identity.js';
 import { NacosTestServer, type NacosTestServerOptions } from './nacos-test-server.js';
 import { callLoop } from './discovery-call-loop.js';
 import { recordingLogger, sleep } from './nacos-test-helpers.js';
@@ -245,6 +247,12 @@ export class DiscoveryFixture {
    */
   sweepNacosNow(): void {
     (this.nacos as unknown as { store: { sweep(now: number): void } }).store.sweep(Date.now());
+  }
+
+  /** The snapshot file consumers of this fixture's Nacos keep for SERVICE in `dir` (keyed by the Nacos's identity). */
+  snapshotFile(dir = this.snapshotDir): string {
+    const identity = serverListIdentity('nacos', [this.nacos.address], 'public', 8848);
+    return new DirectorySnapshotStore(dir, identity, recordingLogger()).fileFor(SERVICE, 'DEFAULT_GROUP');
   }
 
   /** Ports of the instances the test server stores for the service, sorted. */

@@ -98,7 +98,10 @@ export function inOrder(counts: Map<string, number>, candidates: readonly Candid
   return candidates.map((c) => counts.get(c.instance.id) ?? 0);
 }
 
-/** A clock whose time only moves when the test says so; no timers are ever created. */
+/**
+ * A clock whose time only moves when the test says so; no timers are ever created. Warm-up reads
+ * its wall time, so both readings follow `set`.
+ */
 export interface ManualClock extends Clock {
   set(now: number): void;
 }
@@ -107,6 +110,7 @@ export function manualClock(start: number): ManualClock {
   let now = start;
   return {
     now: () => now,
+    wallNow: () => now,
     set: (t) => {
       now = t;
     },

@@ -30,6 +30,7 @@ function fakeRegistry(isReachable: () => Promise<boolean>): Registry {
   const unused = () => Promise.reject(new Error('not used'));
   return {
     kind: 'fake',
+    identity: 'fake://',
     register: unused,
     deregister: unused,
     subscribe: unused,

@@ -2,8 +2,10 @@ import type { Clock } from '../../../lib/common/clock.js';
 import { systemClock } from '../../../lib/common/clock.js';
 
 /**
- * Wraps the system clock (which jest's fake timers drive) and counts timers, so tests can assert
- * "one timer, not one per frame / per call".
+ * The system clock's timers (which jest's fake timers drive), counted, so tests can assert
+ * "one timer, not one per frame / per call". `now()` reads jest's fake `Date`: under fake timers
+ * it is as monotonic as the timers themselves, it starts at the test's `now` (so deadlines read
+ * T0 + n), and it stays fake when a test keeps the real `performance` to time itself.
  */
 export interface CountingClock extends Clock {
   readonly created: number;
@@ -17,7 +19,7 @@ export function countingClock(): CountingClock {
   let cleared = 0;
   const pending = new Set<unknown>();
   return {
-    now: () => systemClock.now(),
+    now: () => Date.now(),
     setTimeout(callback, ms) {
       created++;
       const handle: unknown = systemClock.setTimeout(() => {
