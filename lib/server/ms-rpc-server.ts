@@ -2,6 +2,8 @@ import { Server as NetServer, AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import { Clock, systemClock } from '../common/clock.js';
+import { LOG_INTERVAL_MS, RateLimitedLog } from '../common/rate-limited-log.js';
+import { RequestCancelledError } from '../errors/request-cancelled-error.js';
 import { EventMessage, RequestMessage } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
 import { serviceName } from '../common/service-name.js';
@@ -14,6 +16,7 @@ import { clientCertificateRefusal, createRpcListener } from '../security/tls-lis
 import { TokenAuthenticator } from '../security/token-authenticator.js';
 import { EndHook, HandlerDispatch, StartHook } from './handler-dispatch.js';
 import { IdleSweep } from '../liveness/idle-sweep.js';
+import type { HandlerRun } from './handler-run.js';
 import { InFlightRequest, RequestDispatcher, ServerConnection, ServerConnectionOptions } from './server-connection.js';
 import { ServerConnections } from './server-connections.js';
 import { MsRpcServerOptions, resolveServerOptions } from './server-options.js';
@@ -57,6 +60,10 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   /** Reader-idle detection of every connection, with one timer (undefined with `idleTimeout: 0`). */
   private readonly idleSweep: IdleSweep | undefined;
   private sharedConnectionOptions: ServerConnectionOptions | undefined;
+  /** Events dropped over `maxConcurrentRequests`: a warning per interval, with the count. */
+  private readonly refusedEvents: RateLimitedLog;
+  /** Answers that could not be sent (too large for the client, unencodable, backpressure). */
+  private readonly failedAnswers: RateLimitedLog;
 
   constructor(
     options: Partial<MsRpcServerOptions> = {},
@@ -75,8 +82,9 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       },
       endHook: () => this.onProcessingEndHook as EndHook | undefined,
       send: (stream$, respond) => this.send(stream$, respond),
-      handleEvent: (pattern, packet, context) => this.handleEvent(pattern, packet, context),
-    });
+    }, clock);
+    this.refusedEvents = new RateLimitedLog((line) => this.logger.warn(line), LOG_INTERVAL_MS, clock);
+    this.failedAnswers = new RateLimitedLog((line) => this.logger.warn(line), LOG_INTERVAL_MS, clock);
     this.options = resolveServerOptions(options);
     this.authenticator = this.options.auth ? new TokenAuthenticator(this.options.auth.tokens, 'MsRpcServer.auth.tokens') : undefined;
     this.codec = new MessageCodec(this.options);
@@ -99,7 +107,10 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     return this.options.host;
   }
 
-  /** Requests being worked on now, over all connections. */
+  /**
+   * Handlers running now, over all connections: requests (including those whose caller already
+   * cancelled or went away, until their handler finishes) and events.
+   */
   get inFlightRequests(): number {
     return this.admission.inFlight;
   }
@@ -169,13 +180,14 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     this.handlers.onRequest(connection, message, request);
   }
 
-  onEvent(connection: ServerConnection, message: EventMessage): void {
+  onEvent(connection: ServerConnection, message: EventMessage, run: HandlerRun): void {
     if (!this.getHandlerByPattern(message.pattern)) {
+      run.finished();
       // Nest would log an error for every such event: one peer could flood the log with them.
       connection.reportFault(`event for unknown pattern ${JSON.stringify(message.pattern.slice(0, 80))}`);
       return;
     }
-    this.handlers.onEvent(connection, message);
+    this.handlers.onEvent(connection, message, run);
   }
 
   /** Connections refused since listening because `maxConnections` were open. */
@@ -215,6 +227,10 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       idleSweep: this.idleSweep,
       frameTimeout: this.options.frameTimeout,
       maxWriteBuffer: this.options.maxWriteBuffer,
+      maxStreamBuffer: this.options.maxStreamBuffer,
+      writeStallTimeout: this.options.writeStallTimeout,
+      failedAnswers: this.failedAnswers,
+      refusedEvents: this.refusedEvents,
       authenticator: this.authenticator,
       handshakeTimeout: this.options.handshakeTimeout,
       admission: this.admission,
@@ -270,8 +286,22 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     // Deregister first: consumers stop discovering us before we stop accepting.
     await this.registration?.stop();
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    const deadline = this.clock.now() + this.options.shutdownTimeout;
     await this.connections.drain('server shutting down', this.options.shutdownTimeout);
+    // Handlers no connection reaches any more (events, calls cancelled before their handler
+    // finished) get what is left of shutdownTimeout, then are aborted.
+    await this.admission.settle(
+      Math.max(0, deadline - this.clock.now()),
+      new RequestCancelledError('server-shutdown', 'the server closed before the handler finished (shutdownTimeout)'),
+      (resolve, ms) => {
+        const timer = this.clock.setTimeout(resolve, ms);
+        return () => this.clock.clearTimeout(timer);
+      },
+    );
     this.idleSweep?.close();
+    this.handlers.close();
+    this.refusedEvents.close();
+    this.failedAnswers.close();
     await stopped;
     this._status$.next('disconnected');
   }
