@@ -71,9 +71,13 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   ) {
     super();
     this.defaultStartHook = this.onProcessingStartHook as StartHook | undefined;
+    const server = this;
     this.handlers = new HandlerDispatch({
       transportId: MS_RPC_TRANSPORT,
-      logger: this.logger,
+      // Read when logging: the logger may be replaced after construction.
+      get logger() {
+        return server.logger;
+      },
       handlerFor: (pattern) => this.getHandlerByPattern(pattern),
       // Nest's default hook only calls done(): skipping its wrapper saves a promise per request.
       startHook: () => {
@@ -87,7 +91,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     this.failedAnswers = new RateLimitedLog((line) => this.logger.warn(line), LOG_INTERVAL_MS, clock);
     this.options = resolveServerOptions(options);
     this.authenticator = this.options.auth ? new TokenAuthenticator(this.options.auth.tokens, 'MsRpcServer.auth.tokens') : undefined;
-    this.codec = new MessageCodec(this.options);
+    this.codec = new MessageCodec(this.options, clock);
     this.idleSweep = this.options.idleTimeout > 0 ? new IdleSweep(this.options.idleTimeout, clock) : undefined;
     this.admission = new RequestAdmission(this.options.maxConcurrentRequests);
     this.metrics = this.options.metrics ? new RpcMetrics() : undefined;
@@ -121,7 +125,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   }
 
   listen(callback: (err?: unknown, ...rest: unknown[]) => void): void {
-    const server = createRpcListener(this.options, (socket) => this.accept(socket), this.logger);
+    const server = createRpcListener(this.options, (socket) => this.accept(socket), this.logger, this.clock);
     this.server = server;
     this.connections.limit(server, this.options.maxConnections);
     for (const [event, listener] of this.pendingListeners) server.on(event, listener);
@@ -302,6 +306,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     this.handlers.close();
     this.refusedEvents.close();
     this.failedAnswers.close();
+    this.codec.close();
     await stopped;
     this._status$.next('disconnected');
   }
