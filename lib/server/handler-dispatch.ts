@@ -26,6 +26,8 @@ export interface DispatchHost {
 
 /** What a request whose start hook never ran the handler is answered with. */
 const HANDLER_NOT_RUN = { status: 'error', message: 'The processing start hook did not run the handler' } as const;
+/** What a request whose start hook threw is answered with: Nest's answer to any error that is not an RpcException. */
+const HOOK_FAILED = { status: 'error', message: 'Internal server error' } as const;
 
 /**
  * Requests and events → Nest handlers → frames: Nest's `handleRequest` and `handleEvent` minus the
@@ -86,8 +88,8 @@ export class HandlerDispatch {
     // A custom hook (tracing, AsyncLocalStorage...) wraps the handler exactly as Nest's
     // handleRequest does: `done` resolves once the handler produced its result and rejects
     // when it failed, which the hook may propagate; a failing hook still answers.
-    this.runHooked(startHook, context, request, () => this.dispatch(handler, message.data, context, connection, request, true), (err) =>
-      connection.respond(request, { type: MessageType.Error, requestId: request.requestId, error: err }),
+    this.runHooked(startHook, context, request, () => this.dispatch(handler, message.data, context, connection, request, true), (err, hookThrew) =>
+      connection.respond(request, { type: MessageType.Error, requestId: request.requestId, error: hookThrew ? HOOK_FAILED : err }),
     );
   }
 
@@ -128,16 +130,17 @@ export class HandlerDispatch {
   }
 
   /**
-   * Runs `handle` inside the user's start hook. `failed` gets what the hook threw or rejected with
-   * (or, when the hook returned without ever calling `done`, an error saying so); `run` is
-   * finished here when the handler never started, since nothing else would free its slot.
+   * Runs `handle` inside the user's start hook. `failed` gets what the hook threw (`hookThrew`:
+   * logged here) or rejected with (the handler's failure, when the hook passes `done`'s on), or an
+   * error when the hook returned without ever calling `done`; `run` is finished here when the
+   * handler never started, since nothing else would free its slot.
    */
   private runHooked(
     startHook: StartHook,
     context: MsRpcContext,
     run: HandlerRun,
     handle: () => Promise<void>,
-    failed: (err: unknown) => void,
+    failed: (err: unknown, hookThrew: boolean) => void,
   ): void {
     let started = false;
     let handled: unknown;
@@ -149,14 +152,14 @@ export class HandlerDispatch {
     } catch (err) {
       this.hookFailed('processing start hook', err);
       if (!started) run.finished();
-      failed(err);
+      failed(err, true);
       return;
     }
     const notRun = () => {
       if (started) return;
       this.hookFailed('processing start hook', new Error(`returned without running the handler for "${context.getPattern()}"`));
       run.finished();
-      failed(HANDLER_NOT_RUN);
+      failed(HANDLER_NOT_RUN, false);
     };
     if (!(handled instanceof Promise)) {
       notRun();
@@ -164,7 +167,7 @@ export class HandlerDispatch {
     }
     handled.then(notRun, (err: unknown) => {
       if (!started) run.finished();
-      failed(err);
+      failed(err, false);
     });
   }
 

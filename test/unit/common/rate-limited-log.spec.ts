@@ -3,8 +3,12 @@ import { RateLimitedLog } from '../../../lib/common/rate-limited-log.js';
 import { countingClock } from '../liveness/counting-clock.js';
 
 describe('RateLimitedLog', () => {
-  beforeEach(() => jest.useFakeTimers());
-  afterEach(() => jest.useRealTimers());
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
 
   it('logs the first occurrence at once, then one line per interval with the count, and loses none', () => {
     const clock = countingClock();
