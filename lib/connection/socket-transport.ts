@@ -45,6 +45,14 @@ export interface ActivitySink {
  */
 const FLUSH_BYTES = 4 * 1024;
 
+/**
+ * Whether a frame of `size` bytes may queue behind `unsent` bytes under `limit`: not when it would
+ * take them over it, unless nothing is unsent (a frame larger than the limit goes alone).
+ */
+export function fitsUnder(size: number, unsent: number, limit: number): boolean {
+  return unsent === 0 || unsent + size <= limit;
+}
+
 /** Cutting a peer that stopped reading: see {@link SocketTransport}. */
 export interface WriteStallSettings {
   /** Over `maxWriteBuffer` with no byte flushed for this long (ms), the connection is cut. */
@@ -62,9 +70,10 @@ export interface WriteStallSettings {
  * Backpressure: the transport counts its unsent bytes (queued here and in the socket) and lets
  * its owner decide per frame ({@link hasRoomFor}): a call or stream that would take them over
  * `maxWriteBuffer` fails alone while the connection goes on. The connection itself is cut only
- * for a peer that stopped reading altogether: over `maxWriteBuffer` with no byte flushed for the
- * stall timeout (when configured; a client's heartbeat finds such a peer), or with twice the
- * limit plus a frame queued anyway (small frames no owner refuses: pongs, error replies).
+ * for a peer that stopped reading altogether: once backpressure engaged (a frame refused, or the
+ * limit passed), not one byte flushed for the stall timeout while bytes wait (when configured;
+ * a client's heartbeat finds such a peer), or twice the limit plus a frame queued anyway (small
+ * frames no owner refuses: pongs, error replies, from a peer that keeps sending).
  */
 export class SocketTransport implements WriteQueue {
   private readonly decoder: FrameDecoder;
@@ -150,16 +159,32 @@ export class SocketTransport implements WriteQueue {
    * a frame is refused when it would take them over it, unless nothing is unsent (a frame larger
    * than the limit goes alone).
    */
-  hasRoomFor(size: number, unsent = this.unsentBytes, limit = this.maxWriteBuffer): boolean {
-    return unsent === 0 || unsent + size <= limit;
+  hasRoomFor(size: number, unsent = this.unsentBytes): boolean {
+    if (fitsUnder(size, unsent, this.maxWriteBuffer)) return true;
+    // What this tick queued may fit in the kernel: only what it refuses counts.
+    if (this.flushQueued() && fitsUnder(size, this.unsentBytes, this.maxWriteBuffer)) return true;
+    // Backpressure engaged: from here on, a peer that does not read at all is found and cut.
+    this.watchStall();
+    return false;
   }
 
-  /** WriteQueue: still over `maxWriteBuffer`. */
+  /**
+   * Hands what is queued to the socket now rather than at the end of the tick. Returns whether
+   * anything was queued. For backpressure decisions: bytes a burst queued within one tick are
+   * not yet bytes the peer failed to read.
+   */
+  flushQueued(): boolean {
+    if (this.queue === undefined || this.closed) return false;
+    this.flush();
+    return true;
+  }
+
+  /** WriteQueue: bytes still wait for the peer to read (the kernel's buffer is full). */
   overLimit(): boolean {
-    return !this.closed && this.unsentBytes > this.maxWriteBuffer;
+    return !this.closed && this.unsentBytes > 0;
   }
 
-  /** WriteQueue: over the limit and nothing left for `stalledMs`: the peer stopped reading. */
+  /** WriteQueue: backed up and nothing left for `stalledMs`: the peer stopped reading. */
   stalled(stalledMs: number): void {
     this.destroy(
       new ConnectionClosedError(
@@ -219,11 +244,15 @@ export class SocketTransport implements WriteQueue {
       );
       return false;
     }
+    this.watchStall();
+    return true;
+  }
+
+  private watchStall(): void {
     const settings = this.stallSettings;
-    if (settings !== undefined && settings.timeoutMs > 0) {
+    if (settings !== undefined && settings.timeoutMs > 0 && !this.closed) {
       (this.stall ??= new WriteStall(settings.timeoutMs, settings.clock, this)).arm();
     }
-    return true;
   }
 
   /** Flushes what is queued, then closes gracefully. */

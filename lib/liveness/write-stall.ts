@@ -4,18 +4,18 @@ import type { Clock, TimerHandle } from '../common/clock.js';
 export interface WriteQueue {
   /** Bytes handed to the kernel so far (grows as the peer reads). */
   flushedBytes(): number;
-  /** Still over its limit. */
+  /** Still has bytes the peer has not taken (watching goes on while it has). */
   overLimit(): boolean;
-  /** Nothing left for `stalledMs` while over the limit: the peer stopped reading. */
+  /** Nothing left for `stalledMs` while bytes were waiting: the peer stopped reading. */
   stalled(stalledMs: number): void;
 }
 
 /**
- * Tells a peer that reads slowly from one that stopped reading altogether. Armed only while the
- * write queue is over its limit (a connection that keeps up never has a timer): every
- * `timeoutMs` it checks that some bytes left since the last check; when none did, the queue is
- * reported stalled (the owner cuts the connection). A stall is therefore found between one and
- * two `timeoutMs` after the last byte left.
+ * Tells a peer that reads slowly from one that stopped reading altogether. Armed when the write
+ * queue hits its limit (a connection that keeps up never has a timer), it checks every
+ * `timeoutMs` that some bytes left since the last check while bytes were waiting; when none did,
+ * the queue is reported stalled (the owner cuts the connection); once nothing waits, it stops. A
+ * stall is therefore found between one and two `timeoutMs` after the last byte left.
  */
 export class WriteStall {
   private timer: TimerHandle | undefined;

@@ -16,7 +16,7 @@ import { CodecId, Frame, MessageType } from '../protocol/frame-header.js';
 import { EventMessage, HelloSettings, Message, RequestMessage } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
 import { plainError } from '../protocol/wire-error.js';
-import { ActivitySink, SocketTransport, TransportListener } from '../connection/socket-transport.js';
+import { ActivitySink, fitsUnder, SocketTransport, TransportListener } from '../connection/socket-transport.js';
 import type { HandlerRun } from './handler-run.js';
 import { InFlightRequest, InFlightRequests, isAdmitted, RequestBookkeeping } from './in-flight-requests.js';
 import { HandshakeOwner, ServerHandshake } from './server-handshake.js';
@@ -206,9 +206,11 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
     const transport = this.transport;
     const backlog = request.backlog;
     if (backlog !== undefined) {
-      const streamUnsent = backlog.unsent(transport.flushedBytes());
       const limit = this.options.maxStreamBuffer;
-      if (!transport.hasRoomFor(size, streamUnsent, limit)) {
+      let streamUnsent = backlog.unsent(transport.flushedBytes());
+      // Frames queued in this tick may still fit in the kernel: only what it refuses counts.
+      if (!fitsUnder(size, streamUnsent, limit) && transport.flushQueued()) streamUnsent = backlog.unsent(transport.flushedBytes());
+      if (!fitsUnder(size, streamUnsent, limit)) {
         return new BackpressureError('maxStreamBuffer', streamUnsent + size, limit, this.remoteAddress);
       }
     }
