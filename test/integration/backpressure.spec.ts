@@ -1,4 +1,4 @@
-import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import type { MessageHandler } from '@nestjs/microservices';
 import { firstValueFrom, Observable } from 'rxjs';
 import {
@@ -10,10 +10,8 @@ import {
 } from '../../lib/index.js';
 import { MessageType } from '../../lib/protocol/frame-header.js';
 import { startBlackHole } from '../support/black-hole-server.js';
-import { recordingLogger, sleep, timed, waitUntil } from '../support/loopback-utils.js';
-import { testClient } from '../support/test-client.js';
-import { startTestProvider, type TestProvider } from '../support/test-provider.js';
-import { wirePeer, type WirePeer } from '../support/wire-peer.js';
+import { sleep, timed, waitUntil } from '../support/loopback-utils.js';
+import { serverFixtures } from '../support/server-fixtures.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -51,35 +49,11 @@ function flood(probe: FloodProbe): MessageHandler {
 }
 
 describe('backpressure: one overrunning stream or a full socket fails alone, the connection goes on', () => {
-  const open: Array<{ close(): unknown }> = [];
+  const { provider, client, peer, track } = serverFixtures(5000);
   const report: string[] = [];
-  afterEach(async () => {
-    for (const o of open.splice(0).reverse()) await o.close();
-  });
   afterAll(() => {
     process.stdout.write(`\nbackpressure report\n${report.map((l) => `  ${l}`).join('\n')}\n`);
   });
-
-  async function provider(options: Parameters<typeof startTestProvider>[0] = {}): Promise<TestProvider & { logs: ReturnType<typeof recordingLogger> }> {
-    const p = await startTestProvider(options);
-    open.push(p);
-    const logs = recordingLogger();
-    (p.server as unknown as { logger: unknown }).logger = logs;
-    return Object.assign(p, { logs });
-  }
-
-  function client(ports: number | number[], options: Parameters<typeof testClient>[1] = {}) {
-    const made = testClient(ports, { timeout: 5000, ...options });
-    open.push(made.client);
-    return made;
-  }
-
-  async function peer(p: TestProvider): Promise<WirePeer> {
-    const w = await wirePeer(p.port);
-    open.push(w);
-    await waitUntil(() => w.received.some((m) => m.type === MessageType.Hello), 2000, 'server hello');
-    return w;
-  }
 
   it('a stream that outruns its reader fails alone with a BackpressureError; 200 small calls beside it all succeed', async () => {
     // maxStreamBuffer defaults to a quarter of maxWriteBuffer: 1 MiB here.
@@ -123,7 +97,7 @@ describe('backpressure: one overrunning stream or a full socket fails alone, the
     const p = await provider({ maxWriteBuffer: 4 * MiB });
     const probe: FloodProbe = { produced: 0, tornDown: false };
     p.server.addHandler('flood', flood(probe));
-    const w = await peer(p);
+    const w = await peer(p.port);
     w.socket.pause();
     w.send({ type: MessageType.Request, requestId: 1, pattern: 'flood', data: {} });
     await waitUntil(() => probe.tornDown, 5000, 'the stream to overrun');
@@ -143,7 +117,7 @@ describe('backpressure: one overrunning stream or a full socket fails alone, the
 
   it('a client that stopped reading altogether is cut after writeStallTimeout without progress; answers past maxWriteBuffer fail typed meanwhile', async () => {
     const p = await provider({ maxWriteBuffer: MiB, writeStallTimeout: 300 });
-    const w = await peer(p);
+    const w = await peer(p.port);
     w.socket.pause();
     const started = performance.now();
     // Asks for 2.5 MiB every 20 ms and never reads: once the kernel's socket buffers are full,
@@ -172,7 +146,7 @@ describe('backpressure: one overrunning stream or a full socket fails alone, the
 
   it('a client that reads slowly but steadily is never cut, however long it stays over maxWriteBuffer', async () => {
     const p = await provider({ maxWriteBuffer: MiB, writeStallTimeout: 200 });
-    const w = await peer(p);
+    const w = await peer(p.port);
     w.socket.pause();
     w.send(...Array.from({ length: 60 }, (_, i) => ({ type: MessageType.Request as const, requestId: 1 + i, pattern: 'big', data: { size: 256 * KiB } })));
     await sleep(100);
@@ -195,7 +169,7 @@ describe('backpressure: one overrunning stream or a full socket fails alone, the
 
   it('client: sends past maxWriteBuffer to a provider that does not read fail at once with a retryable BackpressureError; the connection lives', async () => {
     const hole = await startBlackHole({ sendHello: true });
-    open.push(hole);
+    track(hole);
     const { client: c, states } = client(hole.port, { maxWriteBuffer: MiB, heartbeatInterval: 2000, heartbeatTimeout: 8000, timeout: 1000 });
     await c.connect();
     const payload = 'y'.repeat(256 * KiB);
@@ -218,7 +192,7 @@ describe('backpressure: one overrunning stream or a full socket fails alone, the
 
   it('client: a call refused by a full connection fails over to another provider', async () => {
     const hole = await startBlackHole({ sendHello: true });
-    open.push(hole);
+    track(hole);
     const p = await provider();
     const { client: c } = client([hole.port, p.port], {
       maxWriteBuffer: MiB,

@@ -1,12 +1,11 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { MessageHandler } from '@nestjs/microservices';
 import { firstValueFrom, lastValueFrom, of, toArray } from 'rxjs';
 import { EncodeError, FrameTooLargeError, MsRpcContext } from '../../lib/index.js';
 import { MessageType } from '../../lib/protocol/frame-header.js';
-import { recordingLogger, sleep, timed, waitUntil } from '../support/loopback-utils.js';
-import { testClient } from '../support/test-client.js';
-import { startTestProvider, type TestProvider } from '../support/test-provider.js';
-import { wirePeer, type WirePeer } from '../support/wire-peer.js';
+import { sleep, timed, waitUntil } from '../support/loopback-utils.js';
+import { serverFixtures, type LoggedProvider } from '../support/server-fixtures.js';
+import type { TestProvider } from '../support/test-provider.js';
 
 /**
  * Faults on the server's dispatch path: user hooks that throw, peers that break the protocol, and
@@ -14,34 +13,11 @@ import { wirePeer, type WirePeer } from '../support/wire-peer.js';
  * connection) and nothing more, and is logged once.
  */
 describe('server faults stay with the call or the peer that caused them', () => {
-  const open: Array<{ close(): unknown }> = [];
-  afterEach(async () => {
-    for (const o of open.splice(0).reverse()) await o.close();
-  });
+  const fixtures = serverFixtures(2000);
+  const { provider, peer } = fixtures;
+  const client = (p: TestProvider, options: Parameters<typeof fixtures.client>[1] = {}) => fixtures.client(p.port, options);
 
-  /** A provider whose server logs into a recording logger. */
-  async function provider(options: Parameters<typeof startTestProvider>[0] = {}): Promise<TestProvider & { logs: ReturnType<typeof recordingLogger> }> {
-    const p = await startTestProvider(options);
-    open.push(p);
-    const logs = recordingLogger();
-    (p.server as unknown as { logger: unknown }).logger = logs;
-    return Object.assign(p, { logs });
-  }
-
-  function client(p: TestProvider, options: Parameters<typeof testClient>[1] = {}) {
-    const made = testClient(p.port, { timeout: 2000, ...options });
-    open.push(made.client);
-    return made;
-  }
-
-  async function peer(p: TestProvider): Promise<WirePeer> {
-    const w = await wirePeer(p.port);
-    open.push(w);
-    await waitUntil(() => w.received.some((m) => m.type === MessageType.Hello), 2000, 'server hello');
-    return w;
-  }
-
-  const warnings = (p: { logs: ReturnType<typeof recordingLogger> }, re: RegExp) =>
+  const warnings = (p: LoggedProvider, re: RegExp) =>
     p.logs.lines.filter((l) => (l.level === 'warn' || l.level === 'error') && re.test(l.message));
 
   it('a start hook that throws fails its call only: logged once, the connection and the other calls go on', async () => {
@@ -77,7 +53,7 @@ describe('server faults stay with the call or the peer that caused them', () => 
 
   it('after a protocol violation, the rest of the chunk is not dispatched', async () => {
     const p = await provider();
-    const w = await peer(p);
+    const w = await peer(p.port);
     // One write, one chunk: a frame only servers send, then a request that must never run.
     w.send(
       { type: MessageType.Response, requestId: 1, data: 'not from a client' },
@@ -93,7 +69,7 @@ describe('server faults stay with the call or the peer that caused them', () => 
 
   it('a request with id 0 (reserved) is a protocol error: the connection is closed, nothing runs', async () => {
     const p = await provider();
-    const w = await peer(p);
+    const w = await peer(p.port);
     w.send({ type: MessageType.Request, requestId: 0, pattern: 'delay', data: { ms: 1, value: 1, id: 'zero' } });
     const closed = await Promise.race([w.closed, sleep(2000).then(() => -1)]);
     expect(closed).toBeGreaterThan(0);
@@ -116,7 +92,7 @@ describe('server faults stay with the call or the peer that caused them', () => 
     const stream = await timed(lastValueFrom(c.send('bigint-stream', {}).pipe(toArray())));
     expect(stream.error).toBeInstanceOf(EncodeError);
     // On the wire: exactly one frame answers the call, an Error.
-    const w = await peer(p);
+    const w = await peer(p.port);
     w.send({ type: MessageType.Request, requestId: 7, pattern: 'bigint', data: {} });
     await waitUntil(() => w.answers(7).length > 0, 2000, 'the answer');
     await sleep(50);
