@@ -29,7 +29,7 @@ export function remoteError(address: string, error: unknown): unknown {
   const e = error as WireFields;
   switch (e.name) {
     case 'FrameTooLargeError':
-      if (isCount(e.size) && isCount(e.limit)) return new FrameTooLargeError(e.size, e.limit, `Answer from ${address}`);
+      if (isCount(e.size) && isCount(e.limit)) return new FrameTooLargeError(e.size, e.limit, `Answer from ${address} (client limit: this client's maxFrameSize)`);
       break;
     case 'BackpressureError':
       if ((e.limitName === 'maxStreamBuffer' || e.limitName === 'maxWriteBuffer') && isCount(e.bytes) && isCount(e.limit)) {
