@@ -62,8 +62,6 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   private sharedConnectionOptions: ServerConnectionOptions | undefined;
   /** Events dropped over `maxConcurrentRequests`: a warning per interval, with the count. */
   private readonly refusedEvents: RateLimitedLog;
-  /** Answers that could not be sent (too large for the client, unencodable, backpressure). */
-  private readonly failedAnswers: RateLimitedLog;
 
   constructor(
     options: Partial<MsRpcServerOptions> = {},
@@ -88,7 +86,6 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       send: (stream$, respond) => this.send(stream$, respond),
     }, clock);
     this.refusedEvents = new RateLimitedLog((line) => this.logger.warn(line), LOG_INTERVAL_MS, clock);
-    this.failedAnswers = new RateLimitedLog((line) => this.logger.warn(line), LOG_INTERVAL_MS, clock);
     this.options = resolveServerOptions(options);
     this.authenticator = this.options.auth ? new TokenAuthenticator(this.options.auth.tokens, 'MsRpcServer.auth.tokens') : undefined;
     this.codec = new MessageCodec(this.options, clock);
@@ -233,7 +230,6 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       maxWriteBuffer: this.options.maxWriteBuffer,
       maxStreamBuffer: this.options.maxStreamBuffer,
       writeStallTimeout: this.options.writeStallTimeout,
-      failedAnswers: this.failedAnswers,
       refusedEvents: this.refusedEvents,
       authenticator: this.authenticator,
       handshakeTimeout: this.options.handshakeTimeout,
@@ -305,7 +301,6 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     this.idleSweep?.close();
     this.handlers.close();
     this.refusedEvents.close();
-    this.failedAnswers.close();
     this.codec.close();
     await stopped;
     this._status$.next('disconnected');

@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
 import { Clock, systemClock } from '../common/clock.js';
 import { MsRpcLogger } from '../common/logger.js';
-import type { RateLimitedLog } from '../common/rate-limited-log.js';
 import { BackpressureError } from '../errors/backpressure-error.js';
 import { ConnectionClosedError } from '../errors/connection-closed-error.js';
 import { EncodeError } from '../errors/encode-error.js';
@@ -49,8 +48,6 @@ export interface ServerConnectionOptions extends RequestBookkeeping {
   maxStreamBuffer: number;
   /** Over `maxWriteBuffer` with nothing flushed for this long (ms), the peer is cut as not reading. */
   writeStallTimeout: number;
-  /** Answers that could not be sent (too large, unencodable, over a buffer): one warning per interval. */
-  failedAnswers?: RateLimitedLog;
   /** Clients must present a valid token before anything is dispatched (see ServerHandshake). */
   authenticator?: TokenAuthenticator;
   /** Time a client has to present its token, with an authenticator. @default 5000 */
@@ -244,7 +241,16 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
     // always encodes and always fits the client's limit.
     this.transport.send({ type: MessageType.Error, requestId: request.requestId, error: plainError(error) }, request.codec);
     request.abort(error);
-    this.options.failedAnswers?.report(`${this.remoteAddress}: answer to "${request.pattern}" not sent: ${error.message}`);
+    const what = `answer to "${request.pattern.slice(0, 80)}" not sent`;
+    if (error instanceof BackpressureError) {
+      // A slow reader is not a fault: its caller got the typed error and the metrics count it.
+      this.logger.debug?.(`${this.remoteAddress}: ${what}: ${error.message}`);
+    } else {
+      // Too large for the limit this client announced or for the server's own, or unencodable
+      // (what a peer sends can decode and yet not encode back, e.g. JSON nested too deep): a
+      // warning naming the pattern and the size or the reason, once per connection.
+      this.reportFault(what, error);
+    }
   }
 
   /**

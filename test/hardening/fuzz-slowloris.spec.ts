@@ -198,10 +198,9 @@ describe('slow and greedy peers (slowloris)', () => {
       `never-reading client (${requests} x 1 MiB answers asked): cut after ${cutMs.toFixed(0)} ms (writeStallTimeout ${WRITE_STALL_TIMEOUT} ms); server RSS ${(baseline.rss / MiB).toFixed(1)} -> peak ${(after.peakRss / MiB).toFixed(1)} MiB (+${growth.toFixed(1)} MiB, maxWriteBuffer ${MAX_WRITE_BUFFER / MiB} MiB)`,
     );
     expect(cutLine(after)).toBe(true);
-    // Two lines for this peer: its answers refused past maxWriteBuffer (one per 10 s, however
-    // many), and its cut.
-    expect(after.logByAddress[peer.address]).toBe(2);
-    expect(after.samples.filter((line) => line.includes(peer.address) && /BackpressureError|write buffer full/.test(line))).toHaveLength(1);
+    // One line for this peer, its cut (its answers refused past maxWriteBuffer are debug lines:
+    // each caller got a BackpressureError, and the metrics count them).
+    expect(after.logByAddress[peer.address]).toBe(1);
     // Answers past maxWriteBuffer failed alone (BackpressureError) instead of queueing; the cut
     // came once nothing left the queue for writeStallTimeout.
     expect(cutMs).toBeGreaterThanOrEqual(WRITE_STALL_TIMEOUT);
