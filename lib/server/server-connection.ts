@@ -272,12 +272,13 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
   }
 
   /**
-   * The server's shutdown ran out of time: closes now. Handlers still running for this
-   * connection's calls are aborted with a RequestCancelledError ('server-shutdown').
+   * The server closes this connection now (its shutdown ran out of time): handlers still running
+   * for its calls are aborted with a RequestCancelledError ('server-shutdown'). `error`, if given,
+   * is the reason the connection reports.
    */
-  destroy(): void {
+  destroy(error?: Error): void {
     this.shutdownReason ??= new RequestCancelledError('server-shutdown', 'the server closed before the handler finished (shutdownTimeout)');
-    this.transport.destroy();
+    this.transport.destroy(error);
   }
 
   /** TransportListener: a well-formed message from the client. */
