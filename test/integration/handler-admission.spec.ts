@@ -13,6 +13,7 @@ import {
   type MsRpcServerOptions,
 } from '../../lib/index.js';
 import { recordingLogger, sleep, timed, waitUntil } from '../support/loopback-utils.js';
+import { RELAXED_HEARTBEAT } from '../support/server-fixtures.js';
 import { testClient } from '../support/test-client.js';
 import { trackSockets } from '../support/test-provider.js';
 
@@ -134,7 +135,7 @@ describe('admission counts running handlers; handlers get an AbortSignal', () =>
   }
 
   function client(s: Served, options: Parameters<typeof testClient>[1] = {}): MsRpcClient {
-    const made = testClient(s.server.port, { timeout: 2000, ...options });
+    const made = testClient(s.server.port, { timeout: 2000, ...RELAXED_HEARTBEAT, ...options });
     open.push(made.client);
     return made.client;
   }
@@ -222,6 +223,7 @@ describe('admission counts running handlers; handlers get an AbortSignal', () =>
 
   it('ctx.signal aborts with server-shutdown for calls and events still running when close() runs out of shutdownTimeout', async () => {
     const s = await serve({ shutdownTimeout: 250 });
+    // (The client's relaxed heartbeat: the connection must be closed by the server's shutdown.)
     const c = client(s, { timeout: 5000 });
     const call = timed(firstValueFrom(c.send('until-aborted', { id: 'call' })));
     await lastValueFrom(c.emit('event-until-aborted', { id: 'event' }), { defaultValue: undefined });
@@ -231,11 +233,10 @@ describe('admission counts running handlers; handlers get an AbortSignal', () =>
     const closeMs = performance.now() - started;
     for (const id of ['call', 'event']) {
       const reason = s.probe.aborted.get(id)?.reason as RequestCancelledError | undefined;
-      expect(reason).toBeInstanceOf(RequestCancelledError);
-      expect(reason?.kind).toBe('server-shutdown');
+      expect({ id, reason: String(reason) }).toEqual({ id, reason: expect.stringMatching(/^RequestCancelledError: Request cancelled \(server-shutdown\)/) });
     }
     report.push(`shutdown: close() with a call and an event still running took ${closeMs.toFixed(0)} ms (shutdownTimeout 250)`);
-    expect(closeMs).toBeLessThan(1000);
+    expect(closeMs).toBeLessThan(2000);
     expect((await call).ok).toBe(false);
   });
 });

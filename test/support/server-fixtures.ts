@@ -5,6 +5,9 @@ import { testClient } from './test-client.js';
 import { startTestProvider, type TestProvider } from './test-provider.js';
 import { wirePeer, type WirePeer } from './wire-peer.js';
 
+/** Heartbeats for clients of tests that load the machine on purpose. */
+export const RELAXED_HEARTBEAT = Object.freeze({ heartbeatInterval: 1000, heartbeatTimeout: 5000 });
+
 /** A test provider whose server logs into a recording logger (its warnings are asserted on). */
 export type LoggedProvider = TestProvider & { logs: ReturnType<typeof recordingLogger> };
 
@@ -30,8 +33,12 @@ export function serverFixtures(clientTimeoutMs: number) {
       (p.server as unknown as { logger: unknown }).logger = logs;
       return Object.assign(p, { logs });
     },
+    /**
+     * A client whose heartbeat tolerates a machine busy with floods and churn: connections in
+     * these tests must be lost only when the test means it.
+     */
     client(ports: number | number[], options: Parameters<typeof testClient>[1] = {}) {
-      const made = testClient(ports, { timeout: clientTimeoutMs, ...options });
+      const made = testClient(ports, { timeout: clientTimeoutMs, ...RELAXED_HEARTBEAT, ...options });
       open.push(made.client);
       return made;
     },
