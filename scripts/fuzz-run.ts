@@ -36,7 +36,7 @@ export const DEFAULT_FUZZ_OPTIONS: Readonly<Omit<FuzzOptions, 'seed' | 'progress
 });
 
 /** What the server may name when it closes a bad connection or rejects a bad frame. */
-export const TYPED_ERRORS = ['FrameDecodeError', 'FrameTooLargeError', 'FrameTimeoutError', 'ProtocolError', 'ConnectionClosedError', 'AuthError'];
+export const TYPED_ERRORS = ['FrameDecodeError', 'FrameTooLargeError', 'FrameTimeoutError', 'ProtocolError', 'ConnectionClosedError', 'AuthError', 'EncodeError'];
 
 const DEFAULT_LIMITS = { maxFrameSize: 8 * 1024 * 1024, maxBodySize: 8 * 1024 * 1024, maxPatternLength: 1024 };
 const SETTLE_MS = 5000;

@@ -41,7 +41,10 @@ export interface ConnectionOptions extends ClientSecurityOptions {
    */
   heartbeatTimeout: number;
   /**
-   * Unsent bytes allowed to queue on one socket before it is cut as stalled.
+   * Unsent bytes allowed to queue on one socket (requests the provider has not read yet). A call
+   * or event that would take them past it fails at once with a BackpressureError (nothing sent:
+   * retryable on another provider) instead of growing memory; the connection is kept (a provider
+   * that stopped reading altogether stops answering pings, and the heartbeat cuts it).
    * @default 67108864 (64 MiB)
    */
   maxWriteBuffer: number;

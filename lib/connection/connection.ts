@@ -1,11 +1,11 @@
 import { Clock, systemClock } from '../common/clock.js';
 import { MsRpcLogger } from '../common/logger.js';
+import { BackpressureError } from '../errors/backpressure-error.js';
 import { ConnectionClosedError } from '../errors/connection-closed-error.js';
 import { FrameDecodeError } from '../errors/frame-decode-error.js';
 import { FrameTooLargeError } from '../errors/frame-too-large-error.js';
 import { MsRpcError } from '../errors/ms-rpc-error.js';
 import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
-import { isServerBusyPayload, ServerBusyError } from '../errors/server-busy-error.js';
 import { CodecId, Frame, MessageType } from '../protocol/frame-header.js';
 import { HelloSettings, Message, Metadata } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
@@ -16,6 +16,7 @@ import { ConnectionLiveness } from './connection-liveness.js';
 import { ConnectionOptions } from './connection-options.js';
 import { ConnectionState, ConnectionStateMachine } from './connection-state.js';
 import { CallObserver, PendingCalls } from './pending-calls.js';
+import { remoteError } from './remote-error.js';
 import { SocketTransport, TransportListener } from './socket-transport.js';
 
 /** What a connection reports to its owner (the channel cache). */
@@ -150,7 +151,9 @@ export class Connection {
 
   /**
    * Sends a request; answers go to `observer`. Returns the request id for {@link cancel}. Throws
-   * ConnectionClosedError when not ready, FrameTooLargeError at once for a request too big to send.
+   * ConnectionClosedError when not ready, FrameTooLargeError at once for a request too big to send,
+   * BackpressureError when the socket's unsent bytes would pass `maxWriteBuffer` (the server reads
+   * slower than we send: nothing was sent, another provider may take it; the connection lives).
    */
   call(pattern: string, data: unknown, metadata: Metadata | undefined, timeoutMs: number, observer: CallObserver): number {
     const transport = this.requireTransport();
@@ -158,7 +161,7 @@ export class Connection {
     if (this.pending.size === 0) this.heartbeat.callStarted();
     const requestId = this.pending.add(pattern, timeoutMs, observer);
     try {
-      transport.write(this.encodeForServer({ type: MessageType.Request, requestId, pattern, data, metadata }));
+      transport.write(this.withinWriteBuffer(transport, this.encodeForServer({ type: MessageType.Request, requestId, pattern, data, metadata })));
     } catch (err) {
       this.pending.take(requestId);
       throw err;
@@ -174,7 +177,20 @@ export class Connection {
 
   /** Fire-and-forget event. Throws like {@link call}. */
   emit(pattern: string, data: unknown, metadata: Metadata | undefined): void {
-    this.requireTransport().write(this.encodeForServer({ type: MessageType.Event, pattern, data, metadata }));
+    const transport = this.requireTransport();
+    transport.write(this.withinWriteBuffer(transport, this.encodeForServer({ type: MessageType.Event, pattern, data, metadata })));
+  }
+
+  /**
+   * `frame`, when the socket has room for it under `maxWriteBuffer`: sends queue up to that bound
+   * while the server reads slower than we write, and fail past it instead of growing memory or
+   * costing the connection (the transport cuts only a peer that stopped reading altogether).
+   */
+  private withinWriteBuffer(transport: SocketTransport, frame: Buffer): Buffer {
+    const unsent = transport.unsentBytes;
+    if (transport.hasRoomFor(frame.length, unsent)) return frame;
+    this.codec.releaseFrame(frame);
+    throw new BackpressureError('maxWriteBuffer', unsent + frame.length, transport.maxWriteBuffer, this.address);
   }
 
   /** Terminal: fails pending calls, closes the socket, cancels timers. Idempotent. */
@@ -242,14 +258,9 @@ export class Connection {
           this.transport?.destroy(refusalFromServer(this.address, message.error));
           return;
         }
-        // A refusal by a busy server becomes a typed error: nothing ran, a failover is safe.
-        this.pending
-          .take(message.requestId)
-          ?.onError(
-            isServerBusyPayload(message.error)
-              ? new ServerBusyError(this.address, message.error.message ?? 'too many requests in flight')
-              : message.error,
-          );
+        // The server's own refusals and failures (busy: nothing ran, a failover is safe; an answer
+        // too large for us, ...) become typed errors; a handler's error stays as Nest delivers it.
+        this.pending.take(message.requestId)?.onError(remoteError(this.address, message.error));
         this.endIfDrained();
         return;
       case MessageType.Pong:

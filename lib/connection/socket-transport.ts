@@ -1,7 +1,9 @@
 import type { Socket } from 'node:net';
+import type { Clock } from '../common/clock.js';
 import { ConnectionClosedError } from '../errors/connection-closed-error.js';
 import { FrameDecodeError } from '../errors/frame-decode-error.js';
 import { MsRpcError } from '../errors/ms-rpc-error.js';
+import { WriteStall, WriteQueue } from '../liveness/write-stall.js';
 import { Frame, CodecId } from '../protocol/frame-header.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { Message } from '../protocol/message.js';
@@ -44,13 +46,36 @@ export interface ActivitySink {
 const FLUSH_BYTES = 4 * 1024;
 
 /**
+ * Whether a frame of `size` bytes may queue behind `unsent` bytes under `limit`: not when it would
+ * take them over it, unless nothing is unsent (a frame larger than the limit goes alone).
+ */
+export function fitsUnder(size: number, unsent: number, limit: number): boolean {
+  return unsent === 0 || unsent + size <= limit;
+}
+
+/** Cutting a peer that stopped reading: see {@link SocketTransport}. */
+export interface WriteStallSettings {
+  /** Over `maxWriteBuffer` with no byte flushed for this long (ms), the connection is cut. */
+  timeoutMs: number;
+  clock: Clock;
+}
+
+/**
  * One socket, framed: decodes incoming chunks into messages and batches outgoing frames.
  * Frames queued in the same tick (one socket callback, e.g. the frames decoded from one read,
  * and the microtasks it caused: handlers and their answers) leave together, in one write
  * syscall, at the end of the tick, or as soon as FLUSH_BYTES of small frames are queued.
  * One-shot: once closed it never comes back; reconnecting means a new transport on a new socket.
+ *
+ * Backpressure: the transport counts its unsent bytes (queued here and in the socket) and lets
+ * its owner decide per frame ({@link hasRoomFor}): a call or stream that would take them over
+ * `maxWriteBuffer` fails alone while the connection goes on. The connection itself is cut only
+ * for a peer that stopped reading altogether: once backpressure engaged (a frame refused, or the
+ * limit passed), not one byte flushed for the stall timeout while bytes wait (when configured;
+ * a client's heartbeat finds such a peer), or twice the limit plus a frame queued anyway (small
+ * frames no owner refuses: pongs, error replies, from a peer that keeps sending).
  */
-export class SocketTransport {
+export class SocketTransport implements WriteQueue {
   private readonly decoder: FrameDecoder;
   /** Frames waiting for the flush, in order, and their total size; undefined while empty. */
   private queue: Buffer[] | undefined;
@@ -64,6 +89,10 @@ export class SocketTransport {
   private closeError: Error | undefined;
   /** Frames decoded so far (well-formed or not): tells a new incomplete frame from the same one. */
   private framesIn = 0;
+  /** Bytes ever queued: the end offset of the last frame in the connection's outgoing byte stream. */
+  private accepted = 0;
+  /** Watches a queue over its limit; created the first time it is (most connections never are). */
+  private stall: WriteStall | undefined;
   activity: ActivitySink | undefined;
 
   constructor(
@@ -71,8 +100,9 @@ export class SocketTransport {
     private readonly codec: MessageCodec,
     private readonly listener: TransportListener,
     readonly address: string,
-    /** Above this many unsent bytes the peer is not reading: the connection is cut. */
-    private readonly maxWriteBuffer: number,
+    /** Unsent bytes the owner lets calls queue (see {@link hasRoomFor}). */
+    readonly maxWriteBuffer: number,
+    private readonly stallSettings?: WriteStallSettings,
   ) {
     this.decoder = new FrameDecoder(codec.maxFrameSize);
     socket.setNoDelay(true);
@@ -109,6 +139,61 @@ export class SocketTransport {
     return this.framesIn;
   }
 
+  /** Bytes queued and not yet handed to the kernel (here and in the socket's buffer). */
+  get unsentBytes(): number {
+    return this.queuedBytes + this.socket.writableLength;
+  }
+
+  /** Bytes handed to the kernel so far: a frame queued when {@link queuedTotal} was N has left once this reaches N. */
+  flushedBytes(): number {
+    return this.accepted - this.unsentBytes;
+  }
+
+  /** Bytes ever queued: after a write, the offset where the frame written ends. */
+  get queuedTotal(): number {
+    return this.accepted;
+  }
+
+  /**
+   * Whether a frame of `size` bytes fits under `limit` unsent bytes (`maxWriteBuffer` by default):
+   * a frame is refused when it would take them over it, unless nothing is unsent (a frame larger
+   * than the limit goes alone).
+   */
+  hasRoomFor(size: number, unsent = this.unsentBytes): boolean {
+    if (fitsUnder(size, unsent, this.maxWriteBuffer)) return true;
+    // What this tick queued may fit in the kernel: only what it refuses counts.
+    if (this.flushQueued() && fitsUnder(size, this.unsentBytes, this.maxWriteBuffer)) return true;
+    // Backpressure engaged: from here on, a peer that does not read at all is found and cut.
+    this.watchStall();
+    return false;
+  }
+
+  /**
+   * Hands what is queued to the socket now rather than at the end of the tick. Returns whether
+   * anything was queued. For backpressure decisions: bytes a burst queued within one tick are
+   * not yet bytes the peer failed to read.
+   */
+  flushQueued(): boolean {
+    if (this.queue === undefined || this.closed) return false;
+    this.flush();
+    return true;
+  }
+
+  /** WriteQueue: bytes still wait for the peer to read (the kernel's buffer is full). */
+  overLimit(): boolean {
+    return !this.closed && this.unsentBytes > 0;
+  }
+
+  /** WriteQueue: backed up and nothing left for `stalledMs`: the peer stopped reading. */
+  stalled(stalledMs: number): void {
+    this.destroy(
+      new ConnectionClosedError(
+        this.address,
+        `peer is not reading: ${this.unsentBytes} bytes queued (maxWriteBuffer ${this.maxWriteBuffer}) and none flushed for ${stalledMs} ms`,
+      ),
+    );
+  }
+
   /** Encodes and queues a message. Throws FrameTooLargeError (nothing sent) for oversized ones. */
   send(message: Message, codec?: CodecId): boolean {
     if (this.closed) return false;
@@ -122,6 +207,7 @@ export class SocketTransport {
     if (this.closed || this.ended) return false;
     (this.queue ??= []).push(frame);
     this.queuedBytes += frame.length;
+    this.accepted += frame.length;
     if (frame.length >= FLUSH_BYTES) this.queuedLarge = true;
     else if (this.queuedBytes >= FLUSH_BYTES && !this.queuedLarge) return this.flushNow();
     if (!this.flushScheduled) {
@@ -141,18 +227,32 @@ export class SocketTransport {
     return this.checkWriteBuffer();
   }
 
-  /** Cuts a peer that does not read (`maxWriteBuffer`). */
+  /**
+   * Over `maxWriteBuffer`: watches for a stalled peer. Past twice the limit plus a frame (only
+   * small frames nobody refuses can get there: a peer that keeps sending and never reads), cuts
+   * at once: nothing queues without a bound.
+   */
   private checkWriteBuffer(): boolean {
-    if (this.socket.writableLength + this.queuedBytes > this.maxWriteBuffer) {
+    const unsent = this.queuedBytes + this.socket.writableLength;
+    if (unsent <= this.maxWriteBuffer) return true;
+    if (unsent > 2 * this.maxWriteBuffer + this.codec.maxFrameSize) {
       this.destroy(
         new ConnectionClosedError(
           this.address,
-          `peer is not reading: ${this.socket.writableLength + this.queuedBytes} bytes queued (limit ${this.maxWriteBuffer})`,
+          `peer is not reading: ${unsent} bytes queued (maxWriteBuffer ${this.maxWriteBuffer}, cut at twice that plus a frame)`,
         ),
       );
       return false;
     }
+    this.watchStall();
     return true;
+  }
+
+  private watchStall(): void {
+    const settings = this.stallSettings;
+    if (settings !== undefined && settings.timeoutMs > 0 && !this.closed) {
+      (this.stall ??= new WriteStall(settings.timeoutMs, settings.clock, this)).arm();
+    }
   }
 
   /** Flushes what is queued, then closes gracefully. */
@@ -167,6 +267,10 @@ export class SocketTransport {
   destroy(error?: Error): void {
     if (this.closed) return;
     if (error && !this.closeError) this.closeError = error;
+    // Nothing more of what was read is delivered: frames after the one that made us close (a
+    // protocol violation) in the same chunk are dropped, not dispatched.
+    this.decoder.reset(error);
+    this.stall?.stop();
     this.queue = undefined;
     this.queuedBytes = 0;
     this.queuedLarge = false;
@@ -207,7 +311,7 @@ export class SocketTransport {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.socket.destroyed) return;
     this.activity?.markRead();
     try {
       this.decoder.push(chunk, (frame) => this.onFrame(frame));
@@ -239,6 +343,7 @@ export class SocketTransport {
     if (this.closed) return;
     this.closed = true;
     this.decoder.reset();
+    this.stall?.stop();
     this.listener.onClose(this.closeError);
   }
 }

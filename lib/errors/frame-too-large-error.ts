@@ -9,4 +9,9 @@ export class FrameTooLargeError extends MsRpcError {
   ) {
     super('ERR_FRAME_TOO_LARGE', `${what} of ${size} bytes exceeds the limit of ${limit} bytes`);
   }
+
+  /** With the sizes: a client rebuilds the typed error from a server's reply (see remote-error.ts). */
+  override toJSON(): { name: string; code: 'ERR_FRAME_TOO_LARGE'; message: string; size: number; limit: number } {
+    return { name: this.name, code: 'ERR_FRAME_TOO_LARGE', message: this.message, size: this.size, limit: this.limit };
+  }
 }

@@ -15,3 +15,6 @@ export * from './auth-error.js';
 export * from './tls-handshake-error.js';
 export * from './frame-timeout-error.js';
 export * from './protocol-error.js';
+export * from './request-cancelled-error.js';
+export * from './backpressure-error.js';
+export * from './encode-error.js';

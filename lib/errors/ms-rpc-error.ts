@@ -16,7 +16,10 @@ export type MsRpcErrorCode =
   | 'ERR_AUTH'
   | 'ERR_TLS_HANDSHAKE'
   | 'ERR_FRAME_TIMEOUT'
-  | 'ERR_PROTOCOL';
+  | 'ERR_PROTOCOL'
+  | 'ERR_CANCELLED'
+  | 'ERR_BACKPRESSURE'
+  | 'ERR_ENCODE';
 
 /**
  * Base class of every error this library raises. Carries a stable `code` and the

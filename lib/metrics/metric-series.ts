@@ -37,6 +37,8 @@ export class PatternSeries implements RpcCallToken {
   cancelled = 0;
   retries = 0;
   inFlight = 0;
+  /** Events for this pattern a server dropped at its `maxConcurrentRequests` limit. */
+  eventsRefused = 0;
   /** Keyed by provider label. */
   readonly calls = new Map<string, CallSeries>();
 

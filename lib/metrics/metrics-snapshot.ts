@@ -22,6 +22,8 @@ export interface PatternSnapshot {
   cancelled: number;
   retries: number;
   inFlight: number;
+  /** Server only: events dropped at its `maxConcurrentRequests` limit. */
+  eventsRefused: number;
   errors: ErrorCounts;
   /** Every provider merged. */
   latency: HistogramSnapshot;
@@ -49,6 +51,7 @@ export interface RpcTotalsSnapshot {
   cancelled: number;
   retries: number;
   inFlight: number;
+  eventsRefused: number;
   errors: ErrorCounts;
   connectionsOpened: number;
   connectionsClosed: number;
@@ -85,7 +88,7 @@ export function buildSnapshot(
   limits: { patternLimitReached: boolean; providerLimitReached: boolean },
 ): RpcMetricsSnapshot {
   const totals: RpcMetricsSnapshot['totals'] = {
-    started: 0, succeeded: 0, failed: 0, cancelled: 0, retries: 0, inFlight: 0, errors: {},
+    started: 0, succeeded: 0, failed: 0, cancelled: 0, retries: 0, inFlight: 0, eventsRefused: 0, errors: {},
     connectionsOpened: 0, connectionsClosed: 0, openConnections: 0,
     reconnectAttempts: 0, reconnectSuccesses: 0, evictions: 0, heartbeatsMissed: 0,
   };
@@ -152,6 +155,7 @@ export function buildSnapshot(
       cancelled: s.cancelled,
       retries: s.retries,
       inFlight: s.inFlight,
+      eventsRefused: s.eventsRefused,
       errors,
       latency: merged.snapshot(),
       providers: perProvider,
@@ -162,6 +166,7 @@ export function buildSnapshot(
     totals.cancelled += s.cancelled;
     totals.retries += s.retries;
     totals.inFlight += s.inFlight;
+    totals.eventsRefused += s.eventsRefused;
     addCounts(totals.errors, errors);
   }
   return {

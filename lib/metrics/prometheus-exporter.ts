@@ -100,6 +100,7 @@ export function renderPrometheus(
   perPattern('calls_cancelled_total', 'counter', 'Calls the caller unsubscribed from before an outcome.', (s) => s.cancelled);
   perPattern('call_retries_total', 'counter', 'Calls dispatched again after a failed attempt.', (s) => s.retries);
   perPattern('calls_in_flight', 'gauge', 'Calls started and not yet completed.', (s) => s.inFlight);
+  perPattern('events_refused_total', 'counter', 'Events a server dropped at its maxConcurrentRequests limit.', (s) => s.eventsRefused);
 
   const hist = n('call_duration_seconds');
   const les = options.latencyBucketsMs.map((ms) => formatSampleValue(msToSeconds(ms)));

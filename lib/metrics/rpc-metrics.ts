@@ -80,6 +80,14 @@ export class RpcMetrics {
     series.cancelled++;
   }
 
+  /**
+   * A server dropped an event for `pattern`: too many handlers were running (an event has nobody
+   * to answer, so this counter is how it shows).
+   */
+  eventRefused(pattern: string): void {
+    this.patternSeries(pattern).eventsRefused++;
+  }
+
   /** The call is dispatched again (another provider, or the same one after a failure). */
   callRetried(token: RpcCallToken): void {
     (token as PatternSeries).retries++;

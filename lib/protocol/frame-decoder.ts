@@ -58,7 +58,7 @@ export class FrameDecoder {
     try {
       if (this.pendingBytes > 0) {
         offset = this.completePending(chunk, onFrame);
-        if (offset < 0) return;
+        if (offset < 0 || this.failed) return;
       }
       while (chunk.length - offset >= HEADER_SIZE) {
         const length = this.readHeader(chunk, offset);
@@ -67,6 +67,9 @@ export class FrameDecoder {
           break;
         }
         onFrame(frameAt(chunk, offset, length));
+        // Reset by the consumer (its connection closed over what that frame said): the rest of
+        // the chunk is dropped, never delivered.
+        if (this.failed) return;
         offset += length;
       }
     } catch (err) {
@@ -107,7 +110,7 @@ export class FrameDecoder {
     return chunk.length - rest;
   }
 
-  /** Drops buffered bytes; the decoder accepts nothing afterwards. */
+  /** Drops buffered bytes; the decoder delivers nothing more, not even the rest of a chunk being decoded. */
   reset(reason: Error = new FrameDecodeError('Decoder closed')): void {
     this.pending = [];
     this.pendingBytes = 0;

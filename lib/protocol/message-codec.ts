@@ -1,9 +1,12 @@
+import { Clock, systemClock } from '../common/clock.js';
+import { EncodeError } from '../errors/encode-error.js';
 import { FrameDecodeError } from '../errors/frame-decode-error.js';
+import { MsRpcError } from '../errors/ms-rpc-error.js';
 import { FrameTooLargeError } from '../errors/frame-too-large-error.js';
 import { Compressor } from './compressor.js';
 import { hasKeys, jsonPart, part, Part, partLength, writePart, writeRoute } from './body-parts.js';
 import { encodeFrame } from './frame-encoder.js';
-import { FramePool } from './frame-pool.js';
+import { FramePool, POOL_MAX_FREE_BYTES } from './frame-pool.js';
 import { CodecId, CompressionId, Frame, HEADER_SIZE, MessageType, writeHeader } from './frame-header.js';
 import { GzipCompressor } from './gzip-compressor.js';
 import { JsonSerializer } from './json-serializer.js';
@@ -37,9 +40,14 @@ export class MessageCodec {
   private readonly compressor: Compressor | undefined;
   private readonly patterns = new PatternCache();
   /** Large uncompressed frames reuse slabs the transport hands back (see frame-pool.ts). */
-  private readonly frames = new FramePool();
+  private readonly frames: FramePool;
 
-  constructor(private readonly options: ProtocolOptions) {
+  constructor(
+    private readonly options: ProtocolOptions,
+    /** Drives the frame pool's idle trimming. */
+    clock: Clock = systemClock,
+  ) {
+    this.frames = new FramePool(POOL_MAX_FREE_BYTES, clock);
     for (const s of [new JsonSerializer(), new MsgPackSerializer()]) this.serializerById[s.id] = s;
     const gzip = new GzipCompressor();
     this.compressors.set(gzip.id, gzip);
@@ -57,13 +65,26 @@ export class MessageCodec {
 
   /**
    * Encodes a message into one frame buffer. `codec` overrides the default codec (a server
-   * answers in the codec of the request). Throws FrameTooLargeError before anything is sent.
+   * answers in the codec of the request). Throws FrameTooLargeError, or EncodeError for a value
+   * the codec cannot serialize, before anything is sent.
    *
    * One allocation per frame: the header and the body are written straight into the frame
    * buffer, JSON text included (no intermediate body buffer to copy), unless compressed.
    */
   encode(message: Message, codec: CodecId = this.outgoing.id): Buffer {
     const serializer = this.serializerById[codec] ?? this.outgoing;
+    try {
+      return this.encodeWith(message, serializer);
+    } catch (err) {
+      if (err instanceof MsRpcError) throw err;
+      throw new EncodeError(
+        `${MessageType[message.type]} cannot be encoded with ${serializer.name}: ${(err as Error)?.message ?? String(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  private encodeWith(message: Message, serializer: Serializer): Buffer {
     switch (message.type) {
       case MessageType.Request:
         return this.encodeRoute(message.type, message.requestId, serializer, message.pattern, message.metadata, message.data);
@@ -196,6 +217,11 @@ export class MessageCodec {
    */
   releaseFrame(frame: Buffer): void {
     this.frames.release(frame);
+  }
+
+  /** Frees the pooled frame memory and stops the pool's timer (the codec's owner is closing). */
+  close(): void {
+    this.frames.close();
   }
 
   private compressedFrame(type: MessageType, codec: CodecId, requestId: number, body: Buffer): Buffer {

@@ -1,3 +1,5 @@
+import { MsRpcError } from '../errors/ms-rpc-error.js';
+
 /**
  * How an error crosses the wire: a plain object, the way Nest's transports deliver errors
  * (an Error instance would serialize as `{}`). `code` is what callers switch on, e.g. a busy
@@ -25,6 +27,8 @@ export function toWireError(error: unknown): unknown {
  * (an answer that could not be encoded), where the thrown value itself may not serialize.
  */
 export function plainError(error: unknown): WireError {
+  // A library error says what it wants to carry (e.g. a FrameTooLargeError its sizes).
+  if (error instanceof MsRpcError) return { status: 'error', ...error.toJSON() };
   const e = error as { message?: unknown; name?: unknown; code?: unknown } | null | undefined;
   const plain: WireError = {
     status: 'error',

@@ -1,3 +1,4 @@
+import { BackpressureError } from '../errors/backpressure-error.js';
 import { ConnectionClosedError } from '../errors/connection-closed-error.js';
 import { FrameDecodeError } from '../errors/frame-decode-error.js';
 import { NoHandlerError } from '../errors/no-handler-error.js';
@@ -9,7 +10,8 @@ import { isServerBusyPayload } from '../errors/server-busy-error.js';
 /**
  * Failures where the request may not have run, or where another provider may do better:
  * the connection closed, no provider was picked, the answer could not be decoded, the server
- * said it is busy, or a timeout (the caller checks that time remains). A remote handler error
+ * said it is busy, a write buffer was full (a provider that reads slower than we send, or whose
+ * connection to us is backed up), or a timeout (the caller checks that time remains). A remote handler error
  * (an RpcException answer) is the handler's verdict and is never retried.
  */
 export function isRetryable(error: unknown): boolean {
@@ -20,6 +22,7 @@ export function isRetryable(error: unknown): boolean {
     error instanceof RpcTimeoutError ||
     // A provider without a handler for it ran nothing: another one may have it.
     error instanceof NoHandlerError ||
+    error instanceof BackpressureError ||
     isServerBusyPayload(error)
   );
 }

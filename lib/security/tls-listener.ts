@@ -1,6 +1,8 @@
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, TLSSocket, type TlsOptions } from 'node:tls';
+import { Clock, systemClock } from '../common/clock.js';
 import type { MsRpcLogger } from '../common/logger.js';
+import { LOG_INTERVAL_MS, RateLimitedLog } from '../common/rate-limited-log.js';
 import { TlsHandshakeError } from '../errors/tls-handshake-error.js';
 import { isTlsError } from './tls-connector.js';
 
@@ -15,8 +17,9 @@ export interface ListenerSecurity {
  * The listening socket of a server: plain TCP, or TLS when `tls` is set. With TLS, `onSocket`
  * gets each connection once its handshake is done; a client that fails the handshake, or does
  * not finish it within `handshakeTimeout` of its accept (`tls.handshakeTimeout` when given),
- * never reaches the RPC layer: its failure is logged once, with its address, and its socket
- * destroyed. Node reports a handshake timeout but leaves the socket open: a peer that never
+ * never reaches the RPC layer: its socket is destroyed and its failure logged with its address,
+ * rate-limited (a scanner or a misconfigured fleet can fail thousands of handshakes: the first is
+ * logged at once, the others as one line per 10 s with their count and the last one's detail). Node reports a handshake timeout but leaves the socket open: a peer that never
  * starts its handshake would hold it forever, so every handshake failure is destroyed here.
  *
  * mTLS (`requestCert` without `rejectUnauthorized: false`) is enforced one step later, by
@@ -25,17 +28,24 @@ export interface ListenerSecurity {
  * take for a network failure and wait out its timeout. Refused at the RPC layer, it gets an
  * error frame naming the reason and fails at once; either way no frame of it is ever read.
  */
-export function createRpcListener(security: ListenerSecurity, onSocket: (socket: Socket) => void, logger: MsRpcLogger): NetServer {
+export function createRpcListener(
+  security: ListenerSecurity,
+  onSocket: (socket: Socket) => void,
+  logger: MsRpcLogger,
+  clock: Clock = systemClock,
+): NetServer {
   if (!security.tls) return createServer(onSocket);
   const tls = requiresClientCertificate(security.tls) ? { ...security.tls, rejectUnauthorized: false } : security.tls;
   const server = createTlsServer({ ...tls, handshakeTimeout: tls.handshakeTimeout ?? security.handshakeTimeout }, onSocket);
+  const failures = new RateLimitedLog((line) => logger.warn(line), LOG_INTERVAL_MS, clock);
+  server.on('close', () => failures.close());
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
     const peer = peerOf(socket);
     socket.destroy();
     const code = (err as { code?: unknown }).code;
     const reason = (err as { reason?: unknown }).reason;
     const detail = typeof reason === 'string' ? reason : err.message.split('\n')[0];
-    logger.warn(
+    failures.report(
       `${peer}: TLS handshake failed: ${detail}${typeof code === 'string' ? ` [${code}]` : ''}` +
         (isTlsError(err) || code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? '' : ' (the client went away)'),
     );

@@ -1,9 +1,12 @@
 import type { LoggerService } from '@nestjs/common';
-import type { MessageHandler, ReadPacket, WritePacket } from '@nestjs/microservices';
+import type { MessageHandler, WritePacket } from '@nestjs/microservices';
 import { finalize, isObservable, Observable, Subject, Subscription, takeUntil } from 'rxjs';
 import { NO_MESSAGE_HANDLER_TEXT } from '../errors/no-handler-error.js';
+import type { Clock } from '../common/clock.js';
+import { LOG_INTERVAL_MS, RateLimitedLog } from '../common/rate-limited-log.js';
 import { MessageType } from '../protocol/frame-header.js';
 import type { EventMessage, RequestMessage } from '../protocol/message.js';
+import type { HandlerRun } from './handler-run.js';
 import { MsRpcContext } from './ms-rpc-context.js';
 import type { InFlightRequest, ServerConnection } from './server-connection.js';
 
@@ -20,25 +23,53 @@ export interface DispatchHost {
   endHook(): EndHook | undefined;
   /** Nest's `Server.send`: a response stream's values, then its completion or error, as write packets. */
   send(stream$: Observable<unknown>, respond: (packet: WritePacket) => void): Subscription;
-  /** Nest's `Server.handleEvent`. */
-  handleEvent(pattern: string, packet: ReadPacket, context: MsRpcContext): Promise<unknown>;
 }
 
+/** What a request whose start hook never ran the handler is answered with. */
+const HANDLER_NOT_RUN = { status: 'error', message: 'The processing start hook did not run the handler' } as const;
+/** What a request whose start hook threw is answered with: Nest's answer to any error that is not an RpcException. */
+const HOOK_FAILED = { status: 'error', message: 'Internal server error' } as const;
+
 /**
- * Requests → Nest handlers → frames: Nest's `handleRequest` minus the per-request rxjs pipeline.
- * Nest's handler proxy resolves to the handler's plain value (sync or async handlers without
- * interceptors) or to an Observable (Observable handlers, interceptors, and errors mapped by
- * exception filters). A plain value is answered at once with one End frame; only an Observable
- * goes through Nest's `send`. The processing end hook runs exactly once, when the answer is
- * settled, as in Nest. `test/unit/perf/server-dispatch.spec.ts` holds this to Nest's own path.
+ * Requests and events → Nest handlers → frames: Nest's `handleRequest` and `handleEvent` minus the
+ * per-request rxjs pipeline. Nest's handler proxy resolves to the handler's plain value (sync or
+ * async handlers without interceptors) or to an Observable (Observable handlers, interceptors,
+ * and errors mapped by exception filters). A plain value is answered at once with one End frame;
+ * only an Observable goes through Nest's `send`. The processing end hook runs exactly once, when
+ * the answer is settled, as in Nest. `test/unit/perf/server-dispatch.spec.ts` holds this to Nest's
+ * own path.
+ *
+ * Each handler's run (its admission slot) is finished here, exactly when the handler is done:
+ * its promise settled, or the stream it returned torn down.
+ *
+ * User hooks are isolated: a start hook that throws fails its call (an error answer) and an end
+ * hook that throws is ignored; either is logged, rate-limited, and never reaches the transport.
  */
 export class HandlerDispatch {
-  constructor(private readonly host: DispatchHost) {}
+  private readonly hookFailures: RateLimitedLog;
+
+  constructor(
+    private readonly host: DispatchHost,
+    clock: Clock,
+  ) {
+    this.hookFailures = new RateLimitedLog((line, stack) => host.logger.error(line, stack), LOG_INTERVAL_MS, clock);
+  }
+
+  /** Hook failures counted since construction. */
+  get hookFailureCount(): number {
+    return this.hookFailures.count;
+  }
+
+  /** Logs what the rate limit still holds back and stops its timer. */
+  close(): void {
+    this.hookFailures.close();
+  }
 
   onRequest(connection: ServerConnection, message: RequestMessage, request: InFlightRequest): void {
     const pattern = message.pattern;
     const handler = this.host.handlerFor(pattern);
     if (!handler || handler.isEventHandler) {
+      request.finished();
       connection.respond(request, {
         type: MessageType.Error,
         requestId: request.requestId,
@@ -47,7 +78,7 @@ export class HandlerDispatch {
       });
       return;
     }
-    const context = new MsRpcContext([connection.remoteAddress, pattern, request.requestId, message.metadata ?? {}]);
+    const context = new MsRpcContext([connection.remoteAddress, pattern, request.requestId, message.metadata], request);
     const startHook = this.host.startHook();
     if (startHook === undefined) {
       this.dispatch(handler, message.data, context, connection, request, false);
@@ -56,22 +87,28 @@ export class HandlerDispatch {
     // A custom hook (tracing, AsyncLocalStorage...) wraps the handler exactly as Nest's
     // handleRequest does: `done` resolves once the handler produced its result and rejects
     // when it failed, which the hook may propagate; a failing hook still answers.
-    const handled: unknown = startHook(this.host.transportId, context, () =>
-      this.dispatch(handler, message.data, context, connection, request, true),
+    this.runHooked(startHook, context, request, () => this.dispatch(handler, message.data, context, connection, request, true), (err, hookThrew) =>
+      connection.respond(request, { type: MessageType.Error, requestId: request.requestId, error: hookThrew ? HOOK_FAILED : err }),
     );
-    if (handled instanceof Promise) {
-      handled.catch((err: unknown) => {
-        connection.respond(request, { type: MessageType.Error, requestId: request.requestId, error: err });
-      });
-    }
   }
 
-  onEvent(connection: ServerConnection, message: EventMessage): void {
-    const context = new MsRpcContext([connection.remoteAddress, message.pattern, 0, message.metadata ?? {}]);
-    const packet = { pattern: message.pattern, data: message.data, metadata: message.metadata };
-    this.host.handleEvent(message.pattern, packet, context).catch((err: Error) =>
-      this.host.logger.error(`event handler for "${message.pattern}" failed: ${err?.message ?? err}`, err?.stack),
-    );
+  /** An admitted event (`run` holds its slot) whose pattern has a handler. */
+  onEvent(connection: ServerConnection, message: EventMessage, run: HandlerRun): void {
+    const pattern = message.pattern;
+    const handler = this.host.handlerFor(pattern);
+    if (!handler) {
+      run.finished();
+      return;
+    }
+    const context = new MsRpcContext([connection.remoteAddress, pattern, 0, message.metadata], run);
+    const failed = (err: unknown) =>
+      this.host.logger.error(`event handler for "${pattern}" failed: ${(err as Error)?.message ?? err}`, (err as Error)?.stack);
+    const startHook = this.host.startHook();
+    if (startHook === undefined) {
+      this.runEvent(handler, message.data, context, run).catch(failed);
+      return;
+    }
+    this.runHooked(startHook, context, run, () => this.runEvent(handler, message.data, context, run), failed);
   }
 
   /** Nest's write packets → frames. `{response, isDisposed}` becomes one End frame. */
@@ -92,6 +129,48 @@ export class HandlerDispatch {
   }
 
   /**
+   * Runs `handle` inside the user's start hook. `failed` gets what the hook threw (`hookThrew`:
+   * logged here) or rejected with (the handler's failure, when the hook passes `done`'s on), or an
+   * error when the hook returned without ever calling `done`; `run` is finished here when the
+   * handler never started, since nothing else would free its slot.
+   */
+  private runHooked(
+    startHook: StartHook,
+    context: MsRpcContext,
+    run: HandlerRun,
+    handle: () => Promise<void>,
+    failed: (err: unknown, hookThrew: boolean) => void,
+  ): void {
+    let started = false;
+    let handled: unknown;
+    try {
+      handled = startHook(this.host.transportId, context, () => {
+        started = true;
+        return handle();
+      });
+    } catch (err) {
+      this.hookFailed('processing start hook', err);
+      if (!started) run.finished();
+      failed(err, true);
+      return;
+    }
+    const notRun = () => {
+      if (started) return;
+      this.hookFailed('processing start hook', new Error(`returned without running the handler for "${context.getPattern()}"`));
+      run.finished();
+      failed(HANDLER_NOT_RUN, false);
+    };
+    if (!(handled instanceof Promise)) {
+      notRun();
+      return;
+    }
+    handled.then(notRun, (err: unknown) => {
+      if (!started) run.finished();
+      failed(err, false);
+    });
+  }
+
+  /**
    * Runs the handler and answers. With `rethrow` (inside a custom start hook) a failing handler
    * rejects the returned promise, like Nest's `done`; otherwise the failure is answered here.
    * The handler's promise is chained with `then` (no async function): one promise less per call.
@@ -104,16 +183,10 @@ export class HandlerDispatch {
     request: InFlightRequest,
     rethrow: boolean,
   ): Promise<void> {
-    let produced: Promise<unknown>;
-    try {
-      // Nest's proxies are async; a raw handler added with addHandler may return anything.
-      produced = Promise.resolve(handler(data, context));
-    } catch (err) {
-      produced = Promise.reject(err);
-    }
-    return produced.then(
+    return this.produce(handler, data, context).then(
       (result) => this.answer(result, context, connection, request),
       (err: unknown) => {
+        request.finished();
         this.endProcessing(context);
         if (rethrow) throw err;
         connection.respond(request, { type: MessageType.Error, requestId: request.requestId, error: err });
@@ -121,11 +194,21 @@ export class HandlerDispatch {
     );
   }
 
+  /** The handler's result as a promise (Nest's proxies are async; a raw handler may return anything or throw). */
+  private produce(handler: MessageHandler, data: unknown, context: MsRpcContext): Promise<unknown> {
+    try {
+      return Promise.resolve(handler(data, context));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
   private answer(result: unknown, context: MsRpcContext, connection: ServerConnection, request: InFlightRequest): void {
     if (isObservable(result)) {
       this.stream(result, context, connection, request);
       return;
     }
+    request.finished();
     this.endProcessing(context);
     connection.respond(
       request,
@@ -142,9 +225,10 @@ export class HandlerDispatch {
     connection: ServerConnection,
     request: InFlightRequest,
   ): void {
-    if (!connection.isActive(request)) {
+    if (!connection.isActive(request) || request.aborted) {
       // Cancelled (or the connection closed) before the handler produced its stream: never subscribe
       // it, or an endless stream would run unobserved forever. Nest's takeUntil would complete here.
+      request.finished();
       this.endProcessing(context);
       return;
     }
@@ -153,20 +237,62 @@ export class HandlerDispatch {
     this.host.send(
       response$.pipe(
         takeUntil(cancelled),
-        finalize(() => this.endProcessing(context)),
+        finalize(() => {
+          request.finished();
+          this.endProcessing(context);
+        }),
       ),
       (packet: WritePacket) => this.writePacket(connection, request, packet),
     );
   }
 
-  /** Runs the processing end hook (if any) for a request whose answer is settled. */
+  /**
+   * An event's handler, as Nest's `handleEvent`: a returned stream runs with nobody taking its
+   * values; its end is the handler's end (its slot is freed, the end hook runs), and the shutdown
+   * can stop it. Unlike Nest, the stream's error is logged rather than lost.
+   */
+  private runEvent(handler: MessageHandler, data: unknown, context: MsRpcContext, run: HandlerRun): Promise<void> {
+    return this.produce(handler, data, context).then(
+      (result) => {
+        if (!isObservable(result) || run.aborted) {
+          run.finished();
+          this.endProcessing(context);
+          return;
+        }
+        const pattern = context.getPattern();
+        const subscription = result
+          .pipe(
+            finalize(() => {
+              run.finished();
+              this.endProcessing(context);
+            }),
+          )
+          .subscribe({
+            error: (err: unknown) =>
+              this.host.logger.error(`event stream for "${pattern}" failed: ${(err as Error)?.message ?? err}`, (err as Error)?.stack),
+          });
+        if (run.isRunning) run.onCancel = () => subscription.unsubscribe();
+      },
+      (err: unknown) => {
+        run.finished();
+        this.endProcessing(context);
+        throw err;
+      },
+    );
+  }
+
+  /** Runs the processing end hook (if any) for a handler whose answer is settled. */
   private endProcessing(context: MsRpcContext): void {
     const hook = this.host.endHook();
     if (hook === undefined) return;
     try {
       hook(this.host.transportId, context);
     } catch (err) {
-      this.host.logger.error(`processing end hook failed: ${(err as Error)?.message ?? err}`, (err as Error)?.stack);
+      this.hookFailed('processing end hook', err);
     }
+  }
+
+  private hookFailed(which: string, err: unknown): void {
+    this.hookFailures.report(`${which} failed: ${(err as Error)?.message ?? String(err)}`, (err as Error)?.stack);
   }
 }

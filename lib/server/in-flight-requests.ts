@@ -1,18 +1,32 @@
+import type { RateLimitedLog } from '../common/rate-limited-log.js';
 import { ServerBusyError } from '../errors/server-busy-error.js';
 import type { CodecId } from '../protocol/frame-header.js';
 import type { RpcCallToken } from '../metrics/metric-series.js';
 import type { RpcMetrics } from '../metrics/rpc-metrics.js';
+import { HandlerRun } from './handler-run.js';
 import type { RequestAdmission } from './request-admission.js';
+import type { StreamBacklog } from './stream-backlog.js';
 
-/** Handle on one in-flight request, given to the dispatcher. */
-export interface InFlightRequest {
-  readonly requestId: number;
-  readonly codec: CodecId;
-  /** Set when the client cancels or the connection closes: the handler's stream must stop. */
-  onCancel?: () => void;
+/**
+ * One request in flight: its handler's run (admission slot, abort signal), and what answering
+ * it needs. Its call ends when it is answered, cancelled or its connection is lost; its handler
+ * may outlive that (a Promise handler cannot be stopped, only told to), and keeps its slot.
+ */
+export class InFlightRequest extends HandlerRun {
   /** Metrics bookkeeping, when the server collects metrics. */
-  metricsToken?: RpcCallToken;
-  startedAt?: number;
+  metricsToken: RpcCallToken | undefined = undefined;
+  startedAt = 0;
+  /** The unsent bytes of a response stream, once it sent a value (see ServerConnection.respond). */
+  backlog: StreamBacklog | undefined = undefined;
+
+  constructor(
+    admission: RequestAdmission,
+    readonly requestId: number,
+    readonly codec: CodecId,
+    readonly pattern: string,
+  ) {
+    super(admission);
+  }
 }
 
 /** How a request ended, for metrics. */
@@ -20,17 +34,20 @@ export type RequestOutcome = { error: unknown } | 'ok' | 'cancelled';
 
 /** What every connection of a server shares for its requests (a subset of ServerConnectionOptions). */
 export interface RequestBookkeeping {
-  /** The concurrent request limit, over all connections. */
+  /** The concurrent handler limit, over all connections. */
   admission: RequestAdmission;
   /** The server's metrics (per pattern; `metricsLabel` as the provider label). */
   metrics?: RpcMetrics;
   metricsLabel?: string;
+  /** Where refused events are reported (rate-limited), with their count. */
+  refusedEvents?: RateLimitedLog;
 }
 
 /**
  * The requests in flight on one server connection, by request id: admission against the server's
- * limit, metrics, and the release of each admission slot exactly once, however the request ends
- * (answered, failed, cancelled, or dropped with the connection).
+ * limit, metrics, and the end of each call exactly once, however it ends (answered, failed,
+ * cancelled, or dropped with the connection). A call that ends before its handler detaches the
+ * handler's run: its slot stays taken until the handler finishes.
  *
  * A Map itself rather than a wrapper around one: a connection creates it on its first request,
  * so an idle connection pays nothing and a busy one pays for one object, as with a plain Map.
@@ -50,7 +67,7 @@ export class InFlightRequests extends Map<number, InFlightRequest> {
     if (!admission.tryAcquire()) {
       return admission.refusal;
     }
-    const request: InFlightRequest = { requestId, codec };
+    const request = new InFlightRequest(admission, requestId, codec, pattern);
     const metrics = this.bookkeeping.metrics;
     if (metrics) {
       request.metricsToken = metrics.callStarted(pattern);
@@ -60,23 +77,44 @@ export class InFlightRequests extends Map<number, InFlightRequest> {
     return request;
   }
 
-  /** Ends tracking of a request: frees its admission slot and records its outcome, exactly once. */
+  /**
+   * Takes a slot for an event's handler, or counts the event as refused (it has nobody to answer:
+   * it goes into the metrics and a rate-limited warning) and returns undefined.
+   */
+  admitEvent(pattern: string, from: string): HandlerRun | undefined {
+    const { admission, metrics, refusedEvents } = this.bookkeeping;
+    if (!admission.tryAcquire()) {
+      metrics?.eventRefused(pattern);
+      refusedEvents?.report(
+        `event ${JSON.stringify(pattern.slice(0, 80))} from ${from} dropped: ${admission.limit} handlers running (maxConcurrentRequests)`,
+      );
+      return undefined;
+    }
+    const run = new HandlerRun(admission);
+    // Nobody answers an event: no connection reaches its run, only the shutdown does.
+    run.detach();
+    return run;
+  }
+
+  /** Ends the call of a request and records its outcome, exactly once; its handler may still run. */
   finish(requestId: number, outcome: RequestOutcome): InFlightRequest | undefined {
     const request = this.get(requestId);
     if (!request) return undefined;
     this.delete(requestId);
-    this.bookkeeping.admission.release();
+    request.detach();
     this.record(request, outcome);
     return request;
   }
 
-  /** The connection is gone: every request is cancelled, its handler told to stop. */
-  cancelAll(): void {
+  /** The connection is gone: every call is cancelled, its handler told to stop with `reason`. */
+  cancelAll(reason: Error): void {
     const cancelled = [...this.values()];
     this.clear();
-    this.bookkeeping.admission.release(cancelled.length);
-    for (const request of cancelled) this.record(request, 'cancelled');
-    for (const request of cancelled) request.onCancel?.();
+    for (const request of cancelled) {
+      request.detach();
+      this.record(request, 'cancelled');
+    }
+    for (const request of cancelled) request.abort(reason);
   }
 
   private record(request: InFlightRequest, outcome: RequestOutcome): void {
@@ -84,7 +122,7 @@ export class InFlightRequests extends Map<number, InFlightRequest> {
     const token = request.metricsToken;
     if (!metrics || !token) return;
     const label = this.bookkeeping.metricsLabel ?? 'self';
-    const elapsed = performance.now() - (request.startedAt ?? 0);
+    const elapsed = performance.now() - request.startedAt;
     if (outcome === 'ok') metrics.callSucceeded(token, label, elapsed);
     else if (outcome === 'cancelled') metrics.callCancelled(token);
     else metrics.callFailed(token, label, elapsed, outcome.error);
@@ -99,5 +137,5 @@ export interface DuplicateRequest {
 
 /** Tells an admitted request from a refusal. */
 export function isAdmitted(result: InFlightRequest | ServerBusyError | DuplicateRequest): result is InFlightRequest {
-  return (result as InFlightRequest).requestId !== undefined;
+  return result instanceof InFlightRequest;
 }

@@ -1,15 +1,21 @@
 import { BaseRpcContext } from '@nestjs/microservices';
 import type { Metadata } from '../protocol/message.js';
+import type { HandlerRun } from './handler-run.js';
 
-type MsRpcContextArgs = [remoteAddress: string, pattern: string, requestId: number, metadata: Metadata];
+type MsRpcContextArgs = [remoteAddress: string, pattern: string, requestId: number, metadata?: Metadata];
 
 /**
  * What `@Ctx()` gives a handler served by {@link MsRpcServer}: who called, with which pattern,
- * under which request id (0 for events), and the packet metadata the caller attached
- * (e.g. through `ClientProxy.setOnDispatchHook` or a record's metadata).
+ * under which request id (0 for events), the packet metadata the caller attached (e.g. through
+ * `ClientProxy.setOnDispatchHook` or a record's metadata), and an AbortSignal telling the handler
+ * when nobody waits for its answer any more.
  */
 export class MsRpcContext extends BaseRpcContext<MsRpcContextArgs> {
-  constructor(args: MsRpcContextArgs) {
+  constructor(
+    args: MsRpcContextArgs,
+    /** The handler's run (slot and abort signal); absent for a context built outside the server. */
+    private readonly run?: HandlerRun,
+  ) {
     super(args);
   }
 
@@ -27,8 +33,21 @@ export class MsRpcContext extends BaseRpcContext<MsRpcContextArgs> {
     return this.args[2];
   }
 
-  /** Packet metadata; an empty object when the caller sent none. */
-  getMetadata(): Metadata {
+  /** Packet metadata; undefined when the caller sent none (as Nest's `TcpContext`). */
+  getMetadata(): Metadata | undefined {
     return this.args[3];
+  }
+
+  /**
+   * Aborted when the handler's work is no longer wanted, with a typed reason: a
+   * RequestCancelledError when the caller cancelled (it unsubscribed or timed out), its connection
+   * was lost, or the server's `close()` ran out of `shutdownTimeout`; a BackpressureError when a
+   * response stream outran its reader. Pass it on (`fetch(url, { signal })`, timers, drivers) or
+   * check it (`signal.throwIfAborted()`) to stop early: a handler that ignores it keeps running,
+   * and keeps its `maxConcurrentRequests` slot, until it finishes. An event's signal aborts only
+   * at shutdown (nobody waits for an event's answer). Created on first read: free when unused.
+   */
+  get signal(): AbortSignal {
+    return this.run?.signal ?? new AbortController().signal;
   }
 }

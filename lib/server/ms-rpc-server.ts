@@ -2,6 +2,8 @@ import { Server as NetServer, AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import { Clock, systemClock, wallTime } from '../common/clock.js';
+import { LOG_INTERVAL_MS, RateLimitedLog } from '../common/rate-limited-log.js';
+import { RequestCancelledError } from '../errors/request-cancelled-error.js';
 import { EventMessage, RequestMessage } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
 import { serviceName } from '../common/service-name.js';
@@ -14,6 +16,7 @@ import { clientCertificateRefusal, createRpcListener } from '../security/tls-lis
 import { TokenAuthenticator } from '../security/token-authenticator.js';
 import { EndHook, HandlerDispatch, StartHook } from './handler-dispatch.js';
 import { IdleSweep } from '../liveness/idle-sweep.js';
+import type { HandlerRun } from './handler-run.js';
 import { InFlightRequest, RequestDispatcher, ServedPatterns, ServerConnection, ServerConnectionOptions } from './server-connection.js';
 import { ServerConnections } from './server-connections.js';
 import { MsRpcServerOptions, resolveServerOptions } from './server-options.js';
@@ -60,6 +63,8 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   private sharedConnectionOptions: ServerConnectionOptions | undefined;
   /** Built on first use, dropped when a handler is added. */
   private served: ServedPatterns | undefined;
+  /** Events dropped over `maxConcurrentRequests`: a warning per interval, with the count. */
+  private readonly refusedEvents: RateLimitedLog;
 
   constructor(
     options: Partial<MsRpcServerOptions> = {},
@@ -68,9 +73,13 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     super();
     this.startedAt = wallTime(clock);
     this.defaultStartHook = this.onProcessingStartHook as StartHook | undefined;
+    const server = this;
     this.handlers = new HandlerDispatch({
       transportId: MS_RPC_TRANSPORT,
-      logger: this.logger,
+      // Read when logging: the logger may be replaced after construction.
+      get logger() {
+        return server.logger;
+      },
       handlerFor: (pattern) => this.getHandlerByPattern(pattern),
       // Nest's default hook only calls done(): skipping its wrapper saves a promise per request.
       startHook: () => {
@@ -79,11 +88,11 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       },
       endHook: () => this.onProcessingEndHook as EndHook | undefined,
       send: (stream$, respond) => this.send(stream$, respond),
-      handleEvent: (pattern, packet, context) => this.handleEvent(pattern, packet, context),
-    });
+    }, clock);
+    this.refusedEvents = new RateLimitedLog((line) => this.logger.warn(line), LOG_INTERVAL_MS, clock);
     this.options = resolveServerOptions(options);
     this.authenticator = this.options.auth ? new TokenAuthenticator(this.options.auth.tokens, 'MsRpcServer.auth.tokens') : undefined;
-    this.codec = new MessageCodec(this.options);
+    this.codec = new MessageCodec(this.options, clock);
     this.idleSweep = this.options.idleTimeout > 0 ? new IdleSweep(this.options.idleTimeout, clock) : undefined;
     this.admission = new RequestAdmission(this.options.maxConcurrentRequests);
     this.metrics = this.options.metrics ? new RpcMetrics() : undefined;
@@ -103,7 +112,10 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     return this.options.host;
   }
 
-  /** Requests being worked on now, over all connections. */
+  /**
+   * Handlers running now, over all connections: requests (including those whose caller already
+   * cancelled or went away, until their handler finishes) and events.
+   */
   get inFlightRequests(): number {
     return this.admission.inFlight;
   }
@@ -114,7 +126,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   }
 
   listen(callback: (err?: unknown, ...rest: unknown[]) => void): void {
-    const server = createRpcListener(this.options, (socket) => this.accept(socket), this.logger);
+    const server = createRpcListener(this.options, (socket) => this.accept(socket), this.logger, this.clock);
     this.server = server;
     this.connections.limit(server, this.options.maxConnections);
     for (const [event, listener] of this.pendingListeners) server.on(event, listener);
@@ -184,13 +196,14 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     this.handlers.onRequest(connection, message, request);
   }
 
-  onEvent(connection: ServerConnection, message: EventMessage): void {
+  onEvent(connection: ServerConnection, message: EventMessage, run: HandlerRun): void {
     if (!this.getHandlerByPattern(message.pattern)) {
+      run.finished();
       // Nest would log an error for every such event: one peer could flood the log with them.
       connection.reportFault(`event for unknown pattern ${JSON.stringify(message.pattern.slice(0, 80))}`);
       return;
     }
-    this.handlers.onEvent(connection, message);
+    this.handlers.onEvent(connection, message, run);
   }
 
   /** Connections refused since listening because `maxConnections` were open. */
@@ -230,6 +243,9 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       idleSweep: this.idleSweep,
       frameTimeout: this.options.frameTimeout,
       maxWriteBuffer: this.options.maxWriteBuffer,
+      maxStreamBuffer: this.options.maxStreamBuffer,
+      writeStallTimeout: this.options.writeStallTimeout,
+      refusedEvents: this.refusedEvents,
       authenticator: this.authenticator,
       handshakeTimeout: this.options.handshakeTimeout,
       admission: this.admission,
@@ -286,8 +302,22 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     // registryTimeout: a registry that is down or never answers must not hold the drain.
     await this.registration?.stop();
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    const deadline = this.clock.now() + this.options.shutdownTimeout;
     await this.connections.drain('server shutting down', this.options.shutdownTimeout);
+    // Handlers no connection reaches any more (events, calls cancelled before their handler
+    // finished) get what is left of shutdownTimeout, then are aborted.
+    await this.admission.settle(
+      Math.max(0, deadline - this.clock.now()),
+      new RequestCancelledError('server-shutdown', 'the server closed before the handler finished (shutdownTimeout)'),
+      (resolve, ms) => {
+        const timer = this.clock.setTimeout(resolve, ms);
+        return () => this.clock.clearTimeout(timer);
+      },
+    );
     this.idleSweep?.close();
+    this.handlers.close();
+    this.refusedEvents.close();
+    this.codec.close();
     await stopped;
     this._status$.next('disconnected');
   }

@@ -1,20 +1,25 @@
 import type { Socket } from 'node:net';
 import { Clock, systemClock } from '../common/clock.js';
 import { MsRpcLogger } from '../common/logger.js';
+import { BackpressureError } from '../errors/backpressure-error.js';
 import { ConnectionClosedError } from '../errors/connection-closed-error.js';
+import { EncodeError } from '../errors/encode-error.js';
 import { FrameTimeoutError } from '../errors/frame-timeout-error.js';
 import { FrameTooLargeError } from '../errors/frame-too-large-error.js';
 import { MsRpcError } from '../errors/ms-rpc-error.js';
 import { ProtocolError } from '../errors/protocol-error.js';
+import { RequestCancelledError } from '../errors/request-cancelled-error.js';
 import { FrameDeadline } from '../liveness/frame-deadline.js';
 import type { IdleSweep, IdleSweepMember } from '../liveness/idle-sweep.js';
 import { CodecId, Frame, MessageType } from '../protocol/frame-header.js';
 import { EventMessage, HelloSettings, Message, RequestMessage } from '../protocol/message.js';
 import { MessageCodec } from '../protocol/message-codec.js';
 import { plainError } from '../protocol/wire-error.js';
-import { ActivitySink, SocketTransport, TransportListener } from '../connection/socket-transport.js';
+import { ActivitySink, fitsUnder, SocketTransport, TransportListener } from '../connection/socket-transport.js';
+import type { HandlerRun } from './handler-run.js';
 import { InFlightRequest, InFlightRequests, isAdmitted, RequestBookkeeping } from './in-flight-requests.js';
 import { HandshakeOwner, ServerHandshake } from './server-handshake.js';
+import { StreamBacklog } from './stream-backlog.js';
 import type { TokenAuthenticator } from '../security/token-authenticator.js';
 
 export type { InFlightRequest };
@@ -22,7 +27,8 @@ export type { InFlightRequest };
 /** Where a server connection sends what it cannot handle itself (the Nest server). */
 export interface RequestDispatcher {
   onRequest(connection: ServerConnection, message: RequestMessage, request: InFlightRequest): void;
-  onEvent(connection: ServerConnection, message: EventMessage): void;
+  /** An admitted event: `run` holds its slot until the handler is done. */
+  onEvent(connection: ServerConnection, message: EventMessage, run: HandlerRun): void;
   onClosed(connection: ServerConnection, error: Error | undefined): void;
 }
 
@@ -36,7 +42,12 @@ export interface ServerConnectionOptions extends RequestBookkeeping {
   idleSweep?: IdleSweep;
   /** A frame that started must be complete within this many ms (0 = no limit). */
   frameTimeout?: number;
+  /** Unsent bytes of the connection past which answers fail with a BackpressureError. */
   maxWriteBuffer: number;
+  /** Unsent bytes of one response stream past which it fails alone (BackpressureError). */
+  maxStreamBuffer: number;
+  /** Over `maxWriteBuffer` with nothing flushed for this long (ms), the peer is cut as not reading. */
+  writeStallTimeout: number;
   /** Clients must present a valid token before anything is dispatched (see ServerHandshake). */
   authenticator?: TokenAuthenticator;
   /** Time a client has to present its token, with an authenticator. @default 5000 */
@@ -74,6 +85,8 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
   private idledOut = false;
   /** This connection's first fault was logged as a warning; later ones go to debug. */
   private faultLogged = false;
+  /** Set when the server's shutdown destroys this connection: what its running handlers are aborted with. */
+  private shutdownReason: RequestCancelledError | undefined;
 
   constructor(
     socket: Socket,
@@ -86,7 +99,10 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
     this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     // This connection is its transport's listener and activity sink, and a member of the
     // server's idle sweep: no per-connection closures or timers (heap per idle connection).
-    this.transport = new SocketTransport(socket, codec, this, this.remoteAddress, options.maxWriteBuffer);
+    this.transport = new SocketTransport(socket, codec, this, this.remoteAddress, options.maxWriteBuffer, {
+      timeoutMs: options.writeStallTimeout,
+      clock,
+    });
     this.frameDeadline = new FrameDeadline(options.frameTimeout ?? 0, clock);
     this.transport.activity = this;
     options.idleSweep?.add(this);
@@ -161,38 +177,97 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
     return this.requests?.get(request.requestId) === request;
   }
 
-  /** Sends one frame of a response stream. Returns false once the request is finished or gone. */
+  /**
+   * Sends one frame of a request's answer. Returns false once the request is finished or gone (the
+   * stream must stop). An answer that cannot be sent — too large for the client, unencodable, or
+   * over a write buffer (backpressure) — fails its call only: the caller gets one typed error, the
+   * metrics count it, the handler's stream is stopped and its signal aborted.
+   */
   respond(request: InFlightRequest, message: Message): boolean {
     const requests = this.requests;
     if (requests?.get(request.requestId) !== request) return false;
-    const terminal = message.type === MessageType.End || message.type === MessageType.Error;
-    if (terminal) requests.finish(request.requestId, message.type === MessageType.End ? 'ok' : { error: (message as { error?: unknown }).error });
+    let frame: Buffer;
     try {
-      this.sendWithinClientLimit(message, request.codec);
+      frame = this.encodeAnswer(message, request.codec);
     } catch (err) {
-      // The answer cannot be sent (too large, unserializable): the caller gets a typed error
-      // instead of waiting for its timeout, and the stream is over.
-      requests.finish(request.requestId, { error: err });
-      request.onCancel?.();
-      this.transport.send({ type: MessageType.Error, requestId: request.requestId, error: plainError(err) }, request.codec);
+      this.answerFailed(request, err);
       return false;
     }
-    return !terminal;
+    const type = message.type;
+    const transport = this.transport;
+    if (type !== MessageType.Error) {
+      // An error ends the call and is small: it always goes. Values and completions queue only
+      // while their stream and the connection have room.
+      const overflow = this.overflow(request, frame.length);
+      if (overflow !== undefined) {
+        this.codec.releaseFrame(frame);
+        this.answerFailed(request, overflow);
+        return false;
+      }
+    }
+    if (type === MessageType.Response) {
+      transport.write(frame);
+      (request.backlog ??= new StreamBacklog()).add(transport.queuedTotal, frame.length);
+      return true;
+    }
+    requests.finish(request.requestId, type === MessageType.End ? 'ok' : { error: (message as { error?: unknown }).error });
+    transport.write(frame);
+    return false;
+  }
+
+  /** Why a frame of `size` bytes for `request` must not be queued now (backpressure), if it must not. */
+  private overflow(request: InFlightRequest, size: number): BackpressureError | undefined {
+    const transport = this.transport;
+    const backlog = request.backlog;
+    if (backlog !== undefined) {
+      const limit = this.options.maxStreamBuffer;
+      let streamUnsent = backlog.unsent(transport.flushedBytes());
+      // Frames queued in this tick may still fit in the kernel: only what it refuses counts.
+      if (!fitsUnder(size, streamUnsent, limit) && transport.flushQueued()) streamUnsent = backlog.unsent(transport.flushedBytes());
+      if (!fitsUnder(size, streamUnsent, limit)) {
+        return new BackpressureError('maxStreamBuffer', streamUnsent + size, limit, this.remoteAddress);
+      }
+    }
+    const unsent = transport.unsentBytes;
+    if (!transport.hasRoomFor(size, unsent)) {
+      return new BackpressureError('maxWriteBuffer', unsent + size, transport.maxWriteBuffer, this.remoteAddress);
+    }
+    return undefined;
   }
 
   /**
    * Encodes an answer within the frame limit the client announced: a larger one fails its call
-   * only (the caller catches), where the client's decoder would have cut the whole connection.
+   * only (the caller gets a FrameTooLargeError), where the client's decoder would have cut the
+   * whole connection.
    */
-  private sendWithinClientLimit(message: Message, codec: CodecId): void {
-    const limit = this.handshake.clientMaxFrameSize;
-    if (limit === undefined) {
-      this.transport.send(message, codec);
-      return;
-    }
+  private encodeAnswer(message: Message, codec: CodecId): Buffer {
     const frame = this.codec.encode(message, codec);
-    if (frame.length > limit) throw new FrameTooLargeError(frame.length, limit, 'Response frame (client limit)');
-    this.transport.write(frame);
+    const limit = this.handshake.clientMaxFrameSize;
+    if (limit !== undefined && frame.length > limit) {
+      this.codec.releaseFrame(frame);
+      throw new FrameTooLargeError(frame.length, limit, 'Response frame (client limit)');
+    }
+    return frame;
+  }
+
+  /** Fails a call whose answer cannot be sent: one typed error reply, counted, logged (rate-limited). */
+  private answerFailed(request: InFlightRequest, err: unknown): void {
+    const error = err instanceof MsRpcError ? err : new EncodeError(`Answer to "${request.pattern}"`, { cause: err });
+    this.requests?.finish(request.requestId, { error });
+    // The reply is the error's plain form (code, name, sizes; never the value that failed), which
+    // always encodes and always fits the client's limit.
+    this.transport.send({ type: MessageType.Error, requestId: request.requestId, error: plainError(error) }, request.codec);
+    request.abort(error);
+    const what = `answer to "${request.pattern.slice(0, 80)}" not sent`;
+    if (error instanceof BackpressureError) {
+      // A slow reader is not a fault: its caller got the typed error and the metrics count it.
+      this.logger.debug?.(`${this.remoteAddress}: ${what}: ${error.message}`);
+    } else {
+      // Too large for the limit this client announced or for the server's own, or unencodable
+      // (what a peer sends can decode and yet not encode back, e.g. JSON nested too deep): a
+      // warning naming the pattern and the size or the reason, once per connection.
+      this.reportFault(what, error);
+    }
   }
 
   /**
@@ -213,7 +288,13 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
     this.transport.send({ type: MessageType.GoAway, reason });
   }
 
+  /**
+   * The server closes this connection now (its shutdown ran out of time): handlers still running
+   * for its calls are aborted with a RequestCancelledError ('server-shutdown'). `error`, if given,
+   * is the reason the connection reports.
+   */
   destroy(error?: Error): void {
+    this.shutdownReason ??= new RequestCancelledError('server-shutdown', 'the server closed before the handler finished (shutdownTimeout)');
     this.transport.destroy(error);
   }
 
@@ -226,15 +307,21 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
     }
     switch (message.type) {
       case MessageType.Request: {
+        if (message.requestId === 0) {
+          this.transport.destroy(new ProtocolError(this.remoteAddress, 'a request with id 0, which is reserved (events, hello, go-away)'));
+          return;
+        }
         const admitted = this.inFlight.admit(message.requestId, message.pattern, codec);
         if (isAdmitted(admitted)) this.dispatcher.onRequest(this, message, admitted);
         // Refused (busy, duplicate id): the codec's wire mapper makes the error a plain object.
         else this.transport.send({ type: MessageType.Error, requestId: message.requestId, error: admitted }, codec);
         return;
       }
-      case MessageType.Event:
-        this.dispatcher.onEvent(this, message);
+      case MessageType.Event: {
+        const run = this.inFlight.admitEvent(message.pattern, this.remoteAddress);
+        if (run !== undefined) this.dispatcher.onEvent(this, message, run);
         return;
+      }
       case MessageType.Ping:
         this.transport.send({ type: MessageType.Pong, requestId: message.requestId }, codec);
         return;
@@ -244,7 +331,9 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
       case MessageType.Pong:
         return;
       case MessageType.Cancel:
-        this.requests?.finish(message.requestId, 'cancelled')?.onCancel?.();
+        this.requests
+          ?.finish(message.requestId, 'cancelled')
+          ?.abort(new RequestCancelledError('client-cancel', 'the caller cancelled the call (unsubscribed or timed out)'));
         return;
       default:
         this.transport.destroy(
@@ -295,7 +384,13 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
       // Idle timeouts and resets: clients going away, not faults.
       this.logger.debug?.(`${this.remoteAddress} closed: ${error.message}`);
     }
-    this.requests?.cancelAll();
+    const requests = this.requests;
+    if (requests !== undefined && requests.size > 0) {
+      requests.cancelAll(
+        this.shutdownReason ??
+          new RequestCancelledError('connection-lost', `the connection from ${this.remoteAddress} closed`, { cause: error }),
+      );
+    }
     this.dispatcher.onClosed(this, error);
   }
 }

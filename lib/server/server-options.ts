@@ -63,14 +63,40 @@ export interface MsRpcServerOptions extends ProtocolOptions, ServerSecurityOptio
    */
   shutdownTimeout: number;
   /**
-   * Unsent bytes allowed to queue on one socket before the connection is cut as not reading.
+   * Unsent bytes one connection may queue (answers its client has not read yet). An answer that
+   * would take the queue over it fails its call alone with a BackpressureError (code
+   * 'ERR_BACKPRESSURE'; a frame larger than the limit still goes when nothing else is queued):
+   * the connection and its other calls go on. The connection is cut only when its client stopped
+   * reading altogether: see `writeStallTimeout`.
    * @default 67108864 (64 MiB)
    */
   maxWriteBuffer: number;
   /**
-   * Requests this server works on at once, over all connections. Above it a request is refused
-   * at once with a ServerBusyError (code 'ERR_SERVER_BUSY'; clients fail over idempotent calls)
-   * instead of queueing without bound. 0 = unlimited.
+   * Unsent bytes one response stream may queue. A stream whose handler produces faster than its
+   * caller reads fails alone, past it, with a BackpressureError after the values already sent: its
+   * Observable is torn down and its `ctx.signal` aborted. At most `maxWriteBuffer`.
+   * @default a quarter of `maxWriteBuffer` (16777216, 16 MiB, with the default)
+   */
+  maxStreamBuffer: number;
+  /**
+   * How the server tells a client that stopped reading from a slow one: while its connection is
+   * over `maxWriteBuffer`, some bytes must leave every this many ms; when none did, the connection
+   * is cut (ConnectionClosedError "peer is not reading") and its handlers aborted. Checked by a
+   * timer that runs only while over the limit, so a stall is found within twice this. A client
+   * that stops reading while its calls are in flight declares the server dead after its own
+   * `heartbeatTimeout` (10 s) anyway; this covers clients whose process hangs, and peers that keep
+   * sending without reading (those are also cut at once past twice `maxWriteBuffer` plus a frame).
+   * @default 30000
+   */
+  writeStallTimeout: number;
+  /**
+   * Handlers this server runs at once, over all connections: requests and events. Above it a
+   * request is refused at once with a ServerBusyError (code 'ERR_SERVER_BUSY'; clients fail over
+   * idempotent calls) and an event is dropped (counted in `server.metrics` as `eventsRefused`, and
+   * logged at most once per 10 s with the count) instead of queueing without bound. A slot is held
+   * until the handler finished (its promise settled, its stream torn down), not until its call
+   * ended: a caller that timed out or cancelled frees nothing while the handler still runs (it is
+   * told to stop through `ctx.signal`). 0 = unlimited.
    * @default 10000
    */
   maxConcurrentRequests: number;
@@ -150,6 +176,8 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<MsRpcServerOptions> = Object.freez
   clientHeartbeatInterval: DEFAULT_CONNECTION_OPTIONS.heartbeatInterval,
   shutdownTimeout: 10000,
   maxWriteBuffer: 64 * 1024 * 1024,
+  maxStreamBuffer: 16 * 1024 * 1024,
+  writeStallTimeout: 30000,
   weight: 1,
   metadata: {},
   maxConcurrentRequests: 10_000,
@@ -168,6 +196,8 @@ const SERVER_KEYS = [
   'clientHeartbeatInterval',
   'shutdownTimeout',
   'maxWriteBuffer',
+  'maxStreamBuffer',
+  'writeStallTimeout',
   'maxConcurrentRequests',
   'maxConnections',
   'metrics',
@@ -197,6 +227,9 @@ export function resolveServerOptions(partial: Partial<MsRpcServerOptions> = {}):
   checkInteger('MsRpcServer.frameTimeout', o.frameTimeout, 0);
   checkInteger('MsRpcServer.shutdownTimeout', o.shutdownTimeout, 0);
   checkInteger('MsRpcServer.maxWriteBuffer', o.maxWriteBuffer, 1024);
+  if (defined.maxStreamBuffer === undefined) o.maxStreamBuffer = Math.floor(o.maxWriteBuffer / 4);
+  checkInteger('MsRpcServer.maxStreamBuffer', o.maxStreamBuffer, 256, o.maxWriteBuffer);
+  checkInteger('MsRpcServer.writeStallTimeout', o.writeStallTimeout, 100);
   checkNumber('MsRpcServer.weight', o.weight, 0, 10_000);
   checkInteger('MsRpcServer.maxConcurrentRequests', o.maxConcurrentRequests, 0);
   checkInteger('MsRpcServer.maxConnections', o.maxConnections, 0);

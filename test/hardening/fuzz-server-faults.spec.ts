@@ -111,6 +111,20 @@ describe('server faults, one at a time', () => {
     }
   });
 
+  it('maxStreamBuffer and writeStallTimeout: documented defaults, validated', () => {
+    const o = resolveServerOptions();
+    expect(o.maxStreamBuffer).toBe(16 * 1024 * 1024);
+    expect(o.writeStallTimeout).toBe(30_000);
+    // By default a quarter of maxWriteBuffer, whatever it is.
+    expect(resolveServerOptions({ maxWriteBuffer: 8 * 1024 * 1024 }).maxStreamBuffer).toBe(2 * 1024 * 1024);
+    expect(resolveServerOptions({ maxWriteBuffer: 4096, maxStreamBuffer: 4096 }).maxStreamBuffer).toBe(4096);
+    for (const bad of [{ maxStreamBuffer: 100 }, { maxWriteBuffer: 4096, maxStreamBuffer: 8192 }, { writeStallTimeout: 0 }, { writeStallTimeout: 1.5 }]) {
+      const field = Object.keys(bad).at(-1);
+      expect(() => resolveServerOptions(bad)).toThrow(InvalidOptionsError);
+      expect(() => resolveServerOptions(bad)).toThrow(`MsRpcServer.${field}`);
+    }
+  });
+
   it('a flood of undecodable frames: each request gets a typed error, the connection lives, one warning', async () => {
     const { server, logger } = await start();
     const p = await open(server.port);

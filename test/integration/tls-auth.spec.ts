@@ -166,6 +166,29 @@ describe('TLS and mTLS', () => {
     ]);
   });
 
+  it('failed handshakes are logged rate-limited: one line at once, then one line with the count', async () => {
+    const p = await provider({ tls: serverTls() });
+    const failures = 25;
+    // Plain-text clients (an HTTP probe, a plain MsRpcClient): each one a failed handshake.
+    await Promise.all(
+      Array.from({ length: failures }, async () => {
+        const probe = connect({ host: '127.0.0.1', port: p.port });
+        track({ close: async () => void probe.destroy() });
+        probe.on('error', () => undefined);
+        probe.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+        await new Promise<void>((resolve) => probe.once('close', () => resolve()));
+      }),
+    );
+    const tlsWarnings = () => p.logger.lines.filter((l) => l.level === 'warn' && /TLS handshake failed/.test(l.message)).map((l) => l.message);
+    expect(tlsWarnings()).toEqual([expect.stringMatching(/^127\.0\.0\.1:\d+: TLS handshake failed: http request/)]);
+    // The rest are counted, not lost: the interval's line (here at close) gives their number.
+    await p.close();
+    expect(tlsWarnings()).toEqual([
+      expect.stringMatching(/^127\.0\.0\.1:\d+: TLS handshake failed/),
+      expect.stringMatching(new RegExp(`^${failures - 1} more in the last 10 s; the last: 127\\.0\\.0\\.1:\\d+: TLS handshake failed: http request`)),
+    ]);
+  });
+
   it('a peer dribbling its ClientHello a byte at a time is cut at handshakeTimeout, logged once', async () => {
     // The deadline counts from accept: bytes trickling in do not extend it.
     const p = await provider({ tls: serverTls(), handshakeTimeout: 300 });

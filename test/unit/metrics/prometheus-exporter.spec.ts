@@ -42,6 +42,7 @@ describe('toPrometheus', () => {
       ['msrpc_calls_cancelled_total', 'counter'],
       ['msrpc_call_retries_total', 'counter'],
       ['msrpc_calls_in_flight', 'gauge'],
+      ['msrpc_events_refused_total', 'counter'],
       ['msrpc_call_duration_seconds', 'histogram'],
       ['msrpc_connections_opened_total', 'counter'],
       ['msrpc_connections_closed_total', 'counter'],
@@ -105,7 +106,7 @@ describe('toPrometheus', () => {
 
   it('writes HELP/TYPE for every family even before any traffic', () => {
     const families = parsePrometheus(new RpcMetrics().toPrometheus());
-    expect(families.size).toBe(15);
+    expect(families.size).toBe(16);
     for (const f of families.values()) expect(f.samples).toEqual([]);
   });
 

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { lastValueFrom } from 'rxjs';
 import type { MsRpcClient } from '../../../lib/index.js';
-import { FramePool, POOL_MAX_BYTES, POOL_MIN_BYTES } from '../../../lib/protocol/frame-pool.js';
+import { FramePool, POOL_MAX_BYTES, POOL_MAX_FREE_BYTES, POOL_MIN_BYTES } from '../../../lib/protocol/frame-pool.js';
+import { countingClock } from '../liveness/counting-clock.js';
 import { testClient } from '../../support/test-client.js';
 import { startTestProvider, type TestProvider } from '../../support/test-provider.js';
 
@@ -47,6 +48,63 @@ describe('FramePool', () => {
     const frames = Array.from({ length: 50 }, () => pool.alloc(6_000));
     for (const f of frames) pool.release(f);
     expect(pool.freeSlabs).toBe(32);
+  });
+});
+
+describe('FramePool bounds', () => {
+  it('never holds more than maxFreeBytes of free slabs in total', () => {
+    const pool = new FramePool();
+    // 32 slabs of each of the 9 size classes would be ~64 MiB idle.
+    const frames: Buffer[] = [];
+    for (let size = POOL_MIN_BYTES; size <= POOL_MAX_BYTES; size *= 2) {
+      for (let i = 0; i < 32; i++) frames.push(pool.alloc(size));
+    }
+    for (const f of frames) pool.release(f);
+    expect(pool.freeBytes).toBeLessThanOrEqual(POOL_MAX_FREE_BYTES);
+    expect(pool.freeBytes).toBeGreaterThan(POOL_MAX_FREE_BYTES / 2);
+    pool.close();
+    const small = new FramePool(100_000);
+    const slabs = Array.from({ length: 10 }, () => small.alloc(20_000));
+    for (const f of slabs) small.release(f);
+    expect(small.freeBytes).toBe(3 * 32_768);
+    small.close();
+  });
+
+  it('drops the slabs an interval did not need, is empty after two idle intervals, and stops its timer', () => {
+    jest.useFakeTimers();
+    try {
+      const clock = countingClock();
+      const pool = new FramePool(POOL_MAX_FREE_BYTES, clock, 1000);
+      const burst = Array.from({ length: 8 }, () => pool.alloc(10_000));
+      for (const f of burst) pool.release(f);
+      expect(pool.freeSlabs).toBe(8);
+      expect(clock.live).toBe(1);
+      // Of the burst, only the first slab released stayed free for the whole interval that saw it.
+      jest.advanceTimersByTime(1000);
+      expect(pool.freeSlabs).toBe(7);
+      // Busy with 3 frames at a time during the next interval: 5 slabs were never needed.
+      for (let round = 0; round < 10; round++) {
+        const inUse = Array.from({ length: 3 }, () => pool.alloc(10_000));
+        for (const f of inUse) pool.release(f);
+      }
+      jest.advanceTimersByTime(1000);
+      expect(pool.freeSlabs).toBe(3);
+      // Idle from here: everything goes, and the timer with it.
+      jest.advanceTimersByTime(1000);
+      expect(pool.freeSlabs).toBe(0);
+      expect(pool.freeBytes).toBe(0);
+      jest.advanceTimersByTime(5000);
+      expect(clock.live).toBe(0);
+      // close() drops what is free and keeps nothing released later.
+      const again = pool.alloc(10_000);
+      pool.release(pool.alloc(10_000));
+      pool.close();
+      expect(clock.live).toBe(0);
+      pool.release(again);
+      expect(pool.freeSlabs).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
 

@@ -162,12 +162,17 @@ class NestReferenceServer extends MsRpcServer {
   override onRequest(connection: ServerConnection, message: RequestMessage, request: InFlightRequest): void {
     const handler = this.getHandlerByPattern(message.pattern);
     if (!handler || handler.isEventHandler) return super.onRequest(connection, message, request);
-    const context = new MsRpcContext([connection.remoteAddress, message.pattern, request.requestId, message.metadata ?? {}]);
+    const context = new MsRpcContext([connection.remoteAddress, message.pattern, request.requestId, message.metadata], request);
     const cancelled = new ReplaySubject<void>(1);
     request.onCancel = () => cancelled.next();
     const handled: unknown = this.handleRequest(
       context,
-      async () => this.transformToObservable(await (handler as MessageHandler)(message.data, context)).pipe(takeUntil(cancelled)),
+      async () =>
+        this.transformToObservable(await (handler as MessageHandler)(message.data, context)).pipe(
+          takeUntil(cancelled),
+          // The admission slot is held until the handler's stream is done.
+          finalize(() => request.finished()),
+        ),
       (packet: WritePacket) => this['handlers'].writePacket(connection, request, packet),
     );
     if (handled instanceof Promise) {

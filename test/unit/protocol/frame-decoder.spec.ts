@@ -363,3 +363,28 @@ describe('FrameDecoder: buffering', () => {
     expect(bodies.map(String)).toEqual(['first', 'second']);
   });
 });
+
+describe('FrameDecoder reset by its consumer', () => {
+  it('delivers nothing after the frame whose consumer reset it, not even the rest of the same chunk', () => {
+    const decoder = new FrameDecoder(MAX);
+    const seen: number[] = [];
+    const chunk = Buffer.concat([frame(MessageType.Request, 1, 'a'), frame(MessageType.Response, 2, 'b'), frame(MessageType.Request, 3, 'c')]);
+    decoder.push(chunk, (f) => {
+      seen.push(f.requestId);
+      // The consumer closes its connection over what frame 2 said.
+      if (f.requestId === 2) decoder.reset(new FrameDecodeError('closed'));
+    });
+    expect(seen).toEqual([1, 2]);
+    expect(decoder.bufferedBytes).toBe(0);
+    // The same when the violating frame completes one that straddled chunks.
+    const straddling = new FrameDecoder(MAX);
+    const seen2: number[] = [];
+    const two = frame(MessageType.Response, 2, 'b');
+    straddling.push(two.subarray(0, 10), () => undefined);
+    straddling.push(Buffer.concat([two.subarray(10), frame(MessageType.Request, 3, 'c')]), (f) => {
+      seen2.push(f.requestId);
+      straddling.reset();
+    });
+    expect(seen2).toEqual([2]);
+  });
+});

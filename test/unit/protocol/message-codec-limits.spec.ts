@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { createGzip, gzipSync } from 'node:zlib';
-import { FrameDecodeError, FrameTooLargeError, MsRpcError } from '../../../lib/errors/index.js';
+import { EncodeError, FrameDecodeError, FrameTooLargeError, MsRpcError } from '../../../lib/errors/index.js';
 import { FrameDecoder } from '../../../lib/protocol/frame-decoder.js';
 import { encodeFrame } from '../../../lib/protocol/frame-encoder.js';
 import { CodecId, CompressionId, Frame, HEADER_SIZE, MessageType } from '../../../lib/protocol/frame-header.js';
@@ -346,5 +346,28 @@ describe.each(['json', 'msgpack'] as SerializerName[])('MessageCodec: malformed 
   it('extra fields are dropped', () => {
     const out = codec.decode(frameWith(MessageType.Hello, enc({ idleTimeoutMs: 5, maxFrameSize: HEADER_SIZE, extra: 'x' }), codecId));
     expect(out).toEqual({ type: MessageType.Hello, settings: { idleTimeoutMs: 5, maxFrameSize: HEADER_SIZE } });
+  });
+});
+
+describe('values the codec cannot serialize', () => {
+  it('throw a typed EncodeError (cause: the serializer error) for every message kind that carries a value', () => {
+    const codec = codecWith({});
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const messages = [
+      { type: MessageType.Request as const, requestId: 1, pattern: 'p', data: { n: 1n } },
+      { type: MessageType.Event as const, pattern: 'p', data: circular },
+      { type: MessageType.Response as const, requestId: 1, data: 2n },
+      { type: MessageType.End as const, requestId: 1, hasData: true, data: { big: 3n } },
+    ];
+    for (const message of messages) {
+      const error = thrownBy(() => codec.encode(message, CodecId.Json));
+      expect(error).toBeInstanceOf(EncodeError);
+      expect(error).toMatchObject({ code: 'ERR_ENCODE' });
+      expect((error as Error).message).toMatch(new RegExp(`^${MessageType[message.type]} cannot be encoded with json: `));
+      expect((error as Error).cause).toBeInstanceOf(TypeError);
+    }
+    // Limits keep their own typed error.
+    expect(thrownBy(() => codecWith({ maxBodySize: 64 }).encode({ type: MessageType.Response, requestId: 1, data: 'x'.repeat(100) }))).toBeInstanceOf(FrameTooLargeError);
   });
 });
