@@ -13,3 +13,4 @@ export * from './auth-error.js';
 export * from './tls-handshake-error.js';
 export * from './frame-timeout-error.js';
 export * from './protocol-error.js';
+export * from './nacos-server-error.js';
