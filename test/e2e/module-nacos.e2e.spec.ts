@@ -50,7 +50,7 @@ describe('MsRpcModule in Nacos mode (hybrid provider app, consumer app)', () => 
     nacos = new NacosTestServer(FAST_NACOS);
     await nacos.start();
     const serverList = [nacos.address];
-    const nacosOptions = { serverList, logger: quiet };
+    const nacosOptions = { serverList, protocol: 'http' as const, logger: quiet };
 
     // --- provider: HTTP app + RPC microservice, both from one Nest app ---
     @Module({ imports: [MsRpcModule.forRoot({ nacos: nacosOptions })], controllers: [ProviderController] })

@@ -148,7 +148,7 @@ export class DiscoveryFixture {
   /** A NacosRegistry pointed at the test server, closed by dispose(). */
   registry(): NacosRegistry & { logger: ReturnType<typeof recordingLogger> } {
     const logger = recordingLogger();
-    const registry = new NacosRegistry({ serverList: [this.nacos.address], logger });
+    const registry = new NacosRegistry({ serverList: [this.nacos.address], protocol: 'http', logger });
     this.registries.push(registry);
     return Object.assign(registry, { logger });
   }

@@ -63,7 +63,10 @@ export class GrpcConnection {
       'grpc.keepalive_time_ms': -1,
       // One attempt per call; the Nacos client layer decides about retries and servers.
       'grpc.enable_retries': 0,
-      'grpc.initial_reconnect_backoff_ms': 1000,
+      // A channel is used for one connection and closed on failure, so grpc-js's own reconnect
+      // backoff never grows; kept short because its pending timer outlives close() (unref'd).
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
     };
     const tls = config.tls;
     if (tls && typeof tls === 'object' && tls.servername) options['grpc.ssl_target_name_override'] = tls.servername;
