@@ -129,10 +129,10 @@ export class GrpcConnection {
     stream.on('end', () => this.streamEnded(new Error(`${this.label}: stream ended by the server`)));
   }
 
-  /** Writes on the bi-stream; false when the stream is gone. */
-  write(payload: NacosPayload): boolean {
+  /** Writes on the bi-stream; false when the stream is gone. `flushed` runs once the message left (or failed). */
+  write(payload: NacosPayload, flushed?: () => void): boolean {
     if (this.closed || this.streamClosed || !this.stream) return false;
-    this.stream.write(this.modules.codec.encode(payload));
+    this.stream.write(this.modules.codec.encode(payload), flushed && (() => flushed()));
     return true;
   }
 

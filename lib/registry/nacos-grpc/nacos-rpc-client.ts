@@ -253,9 +253,10 @@ export class NacosRpcClient {
         connection.write(responsePayload(NacosType.ClientDetectionResponse, requestId));
         return;
       case NacosType.ConnectResetRequest: {
-        connection.write(responsePayload(NacosType.ConnectResetResponse, requestId));
         const target = this.resetTarget(payload.body);
-        this.lost(connection, `server asked to reconnect${target ? ` to ${target.host}:${target.port}` : ''} (ConnectReset)`, target);
+        const move = () => this.lost(connection, `server asked to reconnect${target ? ` to ${target.host}:${target.port}` : ''} (ConnectReset)`, target);
+        // Closing the connection at once would cancel the stream before the answer left.
+        if (!connection.write(responsePayload(NacosType.ConnectResetResponse, requestId), move)) move();
         return;
       }
       case NacosType.NotifySubscriberRequest: {

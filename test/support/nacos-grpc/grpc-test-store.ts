@@ -92,6 +92,11 @@ export class NacosGrpcTestStore {
     return [...byAddress.values()];
   }
 
+  /** Ids of the clients (`node/connectionId#n`) that publish instances of the service. */
+  publishers(namespace: string, service: string): string[] {
+    return [...this.clients].filter(([, c]) => (c.publishes.get(`${namespace}|${service}`)?.length ?? 0) > 0).map(([id]) => id);
+  }
+
   /** Grouped names of every service with a publish in the namespace. */
   services(namespace: string): string[] {
     const names = new Set<string>();

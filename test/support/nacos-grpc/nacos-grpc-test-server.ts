@@ -187,6 +187,12 @@ export class NacosGrpcTestServer {
     return this.store.instances(namespaceOf(scope.namespace), groupedName(service, scope.group)).map((i) => ({ ...i, metadata: { ...i.metadata } }));
   }
 
+  /** Names of the nodes whose clients publish the service (`node` of the client ids), sorted. */
+  publishingNodes(service: string, scope: Scope = {}): string[] {
+    const ids = this.store.publishers(namespaceOf(scope.namespace), groupedName(service, scope.group));
+    return [...new Set(ids.map((id) => id.split('/')[0]))].sort();
+  }
+
   subscriberCount(service: string, scope: Scope = {}): number {
     const key = `${namespaceOf(scope.namespace)}|${groupedName(service, scope.group)}`;
     return [...this.connectionsByPeer.values()].filter((c) => c.subscriptions.has(key)).length;
