@@ -94,7 +94,14 @@ export class NacosGrpcTestStore {
 
   /** Ids of the clients (`node/connectionId#n`) that publish instances of the service. */
   publishers(namespace: string, service: string): string[] {
-    return [...this.clients].filter(([, c]) => (c.publishes.get(`${namespace}|${service}`)?.length ?? 0) > 0).map(([id]) => id);
+    return this.publications(namespace, service).map((p) => p.clientId);
+  }
+
+  /** Each client's publish of the service (with whether its node is gone and the copy lingers). */
+  publications(namespace: string, service: string): Array<{ clientId: string; orphan: boolean; ports: number[] }> {
+    return [...this.clients]
+      .map(([clientId, c]) => ({ clientId, orphan: c.expiresAt !== undefined, ports: (c.publishes.get(`${namespace}|${service}`) ?? []).map((i) => i.port) }))
+      .filter((p) => p.ports.length > 0);
   }
 
   /** Grouped names of every service with a publish in the namespace. */
