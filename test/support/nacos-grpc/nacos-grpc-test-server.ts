@@ -367,15 +367,27 @@ export class NacosGrpcTestServer {
     this.store.expire(now);
     for (const connection of this.connectionsByPeer.values()) {
       if (!connection.registered || now - connection.lastActive < this.options.idleTimeoutMs) continue;
+      // Not detected again while this detection is in flight.
       connection.lastActive = now - this.options.idleTimeoutMs + this.options.detectionTimeoutMs + this.options.detectionIntervalMs;
-      void connection.request(this.serverRequest('ClientDetectionRequest', {}), this.options.detectionTimeoutMs).then((answer) => {
-        if (answer?.type === 'ClientDetectionResponse' && Number(answer.body.resultCode) === 200) {
-          connection.lastActive = Date.now();
-        } else if (!connection.closed) {
-          connection.socket.destroy();
-        }
-      });
+      void this.detect(connection);
     }
+  }
+
+  /** Sends ClientDetectionRequest to every registered connection now, as the ejector does to idle ones. */
+  async detectNow(): Promise<number> {
+    const results = await Promise.all([...this.connectionsByPeer.values()].filter((c) => c.registered).map((c) => this.detect(c)));
+    return results.filter(Boolean).length;
+  }
+
+  /** One detection: an answer refreshes the connection, silence drops it (the transport is closed). */
+  private async detect(connection: GrpcTestConnection): Promise<boolean> {
+    const answer = await connection.request(this.serverRequest('ClientDetectionRequest', {}), this.options.detectionTimeoutMs);
+    if (answer?.type === 'ClientDetectionResponse' && Number(answer.body.resultCode) === 200) {
+      connection.lastActive = Date.now();
+      return true;
+    }
+    if (!connection.closed) connection.socket.destroy();
+    return false;
   }
 
   private serverRequest(type: string, fields: Record<string, unknown>): NacosPayload {
