@@ -6,6 +6,7 @@ import {
   type NacosSubscribeInfo,
   type NamingClient,
 } from './nacos-naming-client.js';
+import { InstanceFeed } from './instance-feed.js';
 import { toServiceInstance } from './nacos-instance.js';
 import type { ResolvedNacosRegistryOptions } from './nacos-registry-options.js';
 import { checkRegistration, type Registration } from './registration.js';
@@ -14,9 +15,7 @@ import type { ServiceInstance } from './service-instance.js';
 
 interface Subscription {
   info: NacosSubscribeInfo;
-  listeners: Set<InstancesListener>;
-  current: ServiceInstance[];
-  signature: string;
+  feed: InstanceFeed;
   onHosts: (hosts: NacosHost[]) => void;
   ready: Promise<void>;
 }
@@ -104,16 +103,16 @@ export class NacosHttpRegistry implements Registry {
     if (this.closing) return;
     // Its last listener left while this one waited: the subscription is gone, open a fresh one.
     if (this.subscriptions.get(key) !== sub) return this.subscribe(service, listener, group);
-    sub.listeners.add(listener);
-    this.deliver(listener, sub.current);
+    sub.feed.listeners.add(listener);
+    sub.feed.deliver(listener);
   }
 
   async unsubscribe(service: string, listener: InstancesListener, group = this.options.group): Promise<void> {
     const key = `${group}@@${service}`;
     const sub = this.subscriptions.get(key);
     if (!sub) return;
-    sub.listeners.delete(listener);
-    if (sub.listeners.size > 0) return;
+    sub.feed.listeners.delete(listener);
+    if (sub.feed.listeners.size > 0) return;
     this.subscriptions.delete(key);
     await sub.ready.catch(() => undefined);
     // The client keeps polling a service it has fetched once; only the notification stops here.
@@ -139,7 +138,7 @@ export class NacosHttpRegistry implements Registry {
     const subs = [...this.subscriptions.values()];
     this.subscriptions.clear();
     for (const sub of subs) {
-      sub.listeners.clear();
+      sub.feed.listeners.clear();
       await sub.ready.catch(() => undefined);
       this.client.unSubscribe(sub.info, sub.onHosts);
     }
@@ -151,15 +150,13 @@ export class NacosHttpRegistry implements Registry {
   private openSubscription(key: string, service: string, group: string): Subscription {
     const sub: Subscription = {
       info: { serviceName: service, groupName: group, clusters: this.clusters },
-      listeners: new Set(),
-      current: [],
-      signature: '',
+      feed: new InstanceFeed(`nacos ${key}`, this.options.logger),
       onHosts: (hosts) => this.onHosts(sub, hosts),
       ready: Promise.resolve(),
     };
     sub.ready = (async () => {
-      this.apply(sub, await this.fetch(service, group));
-      // The client calls back at once with the cached hosts; apply() drops it as unchanged.
+      sub.feed.apply((await this.fetch(service, group)).map(toServiceInstance));
+      // The client calls back at once with the cached hosts; the feed drops it as unchanged.
       this.client.subscribe(sub.info, sub.onHosts);
     })();
     sub.ready.catch(() => {
@@ -170,26 +167,7 @@ export class NacosHttpRegistry implements Registry {
   }
 
   private onHosts(sub: Subscription, hosts: NacosHost[]): void {
-    if (!this.apply(sub, hosts)) return;
-    for (const listener of [...sub.listeners]) this.deliver(listener, sub.current);
-  }
-
-  /** Records a new list; false when it is the same as the last one. */
-  private apply(sub: Subscription, hosts: NacosHost[]): boolean {
-    const instances = hosts.map(toServiceInstance);
-    const signature = JSON.stringify([...instances].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
-    if (signature === sub.signature) return false;
-    sub.signature = signature;
-    sub.current = instances;
-    return true;
-  }
-
-  private deliver(listener: InstancesListener, instances: ServiceInstance[]): void {
-    try {
-      listener(instances.map((i) => ({ ...i, metadata: { ...i.metadata } })));
-    } catch (err) {
-      this.options.logger.error(`nacos: instances listener threw: ${(err as Error)?.message ?? String(err)}`);
-    }
+    sub.feed.publish(hosts.map(toServiceInstance));
   }
 
   private async fetch(service: string, group: string): Promise<NacosHost[]> {

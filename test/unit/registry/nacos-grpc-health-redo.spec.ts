@@ -8,8 +8,8 @@ import { RegistrationRedo } from '../../../lib/registry/nacos-grpc/registration-
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
 describe('HealthCheck (the Java client cadence)', () => {
-  beforeEach(() => jest.useFakeTimers());
-  afterEach(() => jest.useRealTimers());
+  beforeEach(() => void jest.useFakeTimers());
+  afterEach(() => void jest.useRealTimers());
 
   it('probes only after an interval without activity, retries after pauses <= 500 ms, then declares the connection dead', async () => {
     const probes: number[] = [];
