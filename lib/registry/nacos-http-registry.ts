@@ -7,7 +7,7 @@ import {
   type NamingClient,
 } from './nacos-naming-client.js';
 import { InstanceFeed } from './instance-feed.js';
-import { toServiceInstance } from './nacos-instance.js';
+import { nacosInstanceOf, toServiceInstance } from './nacos-instance.js';
 import type { ResolvedNacosRegistryOptions } from './nacos-registry-options.js';
 import { checkRegistration, type Registration } from './registration.js';
 import type { InstancesListener, Registry } from './registry.js';
@@ -56,20 +56,7 @@ export class NacosHttpRegistry implements Registry {
     const group = reg.group ?? this.options.group;
     const cluster = reg.cluster ?? this.options.cluster;
     await this.run(`register ${label(group, reg)}`, () =>
-      this.client.registerInstance(
-        reg.service,
-        {
-          ip: reg.host,
-          port: reg.port,
-          weight: reg.weight ?? 1,
-          healthy: true,
-          enabled: true,
-          ephemeral: true,
-          clusterName: cluster,
-          metadata: { ...reg.metadata },
-        },
-        group,
-      ),
+      this.client.registerInstance(reg.service, nacosInstanceOf(reg, cluster), group),
     );
     this.options.logger.log(`nacos: registered ${label(group, reg)} in cluster ${cluster}`);
   }

@@ -1,4 +1,31 @@
+import type { Registration } from './registration.js';
 import { instanceId, stringifyMetadata, type ServiceInstance } from './service-instance.js';
+
+/** An ephemeral instance as both protocols send it to Nacos (`com.alibaba.nacos.api.naming.pojo.Instance`). */
+export interface NacosInstanceSpec {
+  ip: string;
+  port: number;
+  weight: number;
+  healthy: boolean;
+  enabled: boolean;
+  ephemeral: boolean;
+  clusterName: string;
+  metadata: Record<string, string>;
+}
+
+/** The instance a registration publishes; the cluster is always set (Nacos builds the instanceId before defaulting it). */
+export function nacosInstanceOf(reg: Registration, cluster: string): NacosInstanceSpec {
+  return {
+    ip: reg.host,
+    port: reg.port,
+    weight: reg.weight ?? 1,
+    healthy: true,
+    enabled: true,
+    ephemeral: true,
+    clusterName: cluster,
+    metadata: { ...reg.metadata },
+  };
+}
 
 /** A host as Nacos serialises it, in a ServiceInfo (v1 `/instance/list`, gRPC pushes and queries). */
 export interface NacosHost {

@@ -4,6 +4,7 @@ import type { ResolvedNacosRegistryOptions } from '../nacos-registry-options.js'
 import { checkRegistration, type Registration } from '../registration.js';
 import type { InstancesListener, Registry } from '../registry.js';
 import type { ServiceInstance } from '../service-instance.js';
+import { nacosInstanceOf } from '../nacos-instance.js';
 import { loadGrpcModules } from './grpc-modules.js';
 import { NacosAuth } from './nacos-auth.js';
 import { NacosType, namingFields, type NacosInstanceJson, type NacosServiceInfoJson } from './nacos-messages.js';
@@ -110,17 +111,7 @@ export class NacosGrpcRegistry implements Registry {
   }
 
   private instance(reg: Registration): NacosInstanceJson {
-    return {
-      ip: reg.host,
-      port: reg.port,
-      weight: reg.weight ?? 1,
-      healthy: true,
-      enabled: true,
-      ephemeral: true,
-      // Always set: the server generates the instanceId before defaulting an empty cluster.
-      clusterName: reg.cluster ?? this.options.cluster,
-      metadata: { ...reg.metadata },
-    };
+    return nacosInstanceOf(reg, reg.cluster ?? this.options.cluster);
   }
 
   private start(): Promise<NacosRpcClient> {

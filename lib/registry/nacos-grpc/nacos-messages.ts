@@ -1,4 +1,5 @@
 import { NacosServerError } from '../../errors/nacos-server-error.js';
+import type { NacosInstanceSpec } from '../nacos-instance.js';
 import type { NacosPayload } from './payload-codec.js';
 
 /**
@@ -33,17 +34,9 @@ export const NacosType = {
 export type NacosTypeName = (typeof NacosType)[keyof typeof NacosType];
 
 /** Instance as Nacos's `com.alibaba.nacos.api.naming.pojo.Instance` serialises it. */
-export interface NacosInstanceJson {
+export interface NacosInstanceJson extends NacosInstanceSpec {
   instanceId?: string;
-  ip: string;
-  port: number;
-  weight: number;
-  healthy: boolean;
-  enabled: boolean;
-  ephemeral: boolean;
-  clusterName: string;
   serviceName?: string;
-  metadata: Record<string, string>;
 }
 
 /** `com.alibaba.nacos.api.naming.pojo.ServiceInfo`; 2.x spells `allIPs`, 3.x `allIps`. */

@@ -1,17 +1,10 @@
+import type { NacosInstanceSpec } from '../../../lib/registry/nacos-instance.js';
 import { DEFAULT_CLUSTER } from '../nacos-test-store.js';
 
 /** An instance as a connection published it (Nacos's `Instance`, instanceId filled by the server). */
-export interface GrpcStoredInstance {
+export interface GrpcStoredInstance extends NacosInstanceSpec {
   instanceId: string;
-  ip: string;
-  port: number;
-  weight: number;
-  healthy: boolean;
-  enabled: boolean;
-  ephemeral: boolean;
-  clusterName: string;
   serviceName: string;
-  metadata: Record<string, string>;
 }
 
 /** Where a change happened: `namespace` and the grouped service name `GROUP@@svc`. */
