@@ -7,6 +7,8 @@ import { NacosGrpcTestServer } from '../support/nacos-grpc/nacos-grpc-test-serve
 import type { NacosGrpcTestServerOptions } from '../support/nacos-grpc/grpc-test-options.js';
 import { NacosGrpcTestStore, type GrpcStoredInstance } from '../support/nacos-grpc/grpc-test-store.js';
 import { recordingLogger, sleep, waitFor } from '../support/nacos-test-helpers.js';
+import { makeTestPki } from '../support/test-certs.js';
+import { RegistryError } from '../../lib/errors/index.js';
 
 /**
  * Nacos over gRPC through the real client against the gRPC test server: removal of a killed
@@ -172,6 +174,31 @@ describe('Nacos over gRPC: scenarios (real client, gRPC test server)', () => {
     expect(s.received('ClientDetectionResponse').length).toBeGreaterThan(0);
     await sleep(1500);
     expect(s.instances('svc').map((i) => i.port)).toEqual([8001]);
+  });
+
+  it('TLS on the gRPC port: trusted CA connects, an unknown CA is refused with a RegistryError', async () => {
+    const pki = await makeTestPki();
+    const s = await node({ tls: pki.server });
+    const good = registry([s.address], { tls: { ca: pki.ca, servername: 'localhost' } });
+    await good.register({ service: 'svc', host: '127.0.0.1', port: 9101 });
+    expect(s.instances('svc')).toHaveLength(1);
+    const bad = registry([s.address], { tls: { ca: pki.otherCa }, grpc: { requestTimeout: 800, reconnectMaxDelay: 200 } });
+    const err = await bad.register({ service: 'svc', host: '127.0.0.1', port: 9102 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RegistryError);
+    expect(bad.logger.lines.some((l) => l.level === 'warn' && /connecting to .* failed/.test(l.message))).toBe(true);
+    expect(s.instances('svc').map((i) => i.port)).toEqual([9101]);
+  });
+
+  it('a starting server (300) is retried until it serves, then the registration goes through', async () => {
+    const s = await node();
+    s.starting = true;
+    const provider = registry([s.address], { grpc: { requestTimeout: 5000, reconnectMaxDelay: 200 } });
+    const registered = provider.register({ service: 'svc', host: '127.0.0.1', port: 9201 });
+    await waitFor(() => provider.logger.lines.some((l) => /server starting/.test(l.message)), 3000, 'a 300 answer');
+    expect(s.instances('svc')).toEqual([]);
+    s.starting = false;
+    await registered;
+    expect(s.instances('svc')).toHaveLength(1);
   });
 
   it('1,000 instances in one service: a push is applied in <= 50 ms', async () => {
