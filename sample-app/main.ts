@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { NacosTestServer } from '../test/support/nacos-test-server.js';
+import { NacosGrpcTestServer } from '../test/support/nacos-grpc/nacos-grpc-test-server.js';
 import { runDemo } from './demo.js';
 
 /**
@@ -59,16 +59,17 @@ async function stopChildren(): Promise<boolean> {
   return clean;
 }
 
-let nacos: NacosTestServer | undefined;
+let nacos: NacosGrpcTestServer | undefined;
 let failed = false;
 try {
   const env: Record<string, string> = {};
   if (nacosMode) {
     if (!process.env.NACOS_SERVER) {
-      nacos = new NacosTestServer({ pushDelayMs: 100 });
+      // Nacos's native gRPC protocol (the default `protocol`): main port P, gRPC on P + 1000.
+      nacos = new NacosGrpcTestServer({ pushDelayMs: 100 });
       await nacos.start();
       env.NACOS_SERVER = nacos.address;
-      say(`Nacos mode: started the Nacos test server on ${nacos.address}`);
+      say(`Nacos mode: started the Nacos gRPC test server (serverList ${nacos.address}, gRPC port ${nacos.grpcPort})`);
     } else {
       say(`Nacos mode: registry at ${process.env.NACOS_SERVER}`);
     }

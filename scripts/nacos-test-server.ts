@@ -1,18 +1,23 @@
 /**
- * Runs the project's Nacos test server by hand, for local demos without a real Nacos:
+ * Runs the project's Nacos test servers by hand, for local demos without a real Nacos:
  *
  *   node dist/scripts/nacos-test-server.js [port]        (or NACOS_TEST_PORT; default 8848)
  *
- * Optional env: NACOS_TEST_USERNAME / NACOS_TEST_PASSWORD turn auth on. It listens on 127.0.0.1
- * only and keeps everything in memory; it is a protocol stand-in for the v1 naming API, not Nacos.
+ * Starts both protocols on one address, as a Nacos 2.x server serves them: the v1 HTTP naming API
+ * (and the login) on `port`, the native gRPC API on `port + 1000`. A client configured with
+ * `serverList: '127.0.0.1:<port>'` works with `protocol: 'grpc'` (default) and `'http'`; the two
+ * keep separate instance stores. Optional env: NACOS_TEST_USERNAME / NACOS_TEST_PASSWORD turn
+ * auth on for both. It listens on 127.0.0.1 only and keeps everything in memory; it is a protocol
+ * stand-in, not Nacos.
  */
+import { NacosGrpcTestServer } from '../test/support/nacos-grpc/nacos-grpc-test-server.js';
 import { NacosTestServer } from '../test/support/nacos-test-server.js';
 
 function parsePort(raw: string | undefined): number {
   if (raw === undefined || raw === '') return 8848;
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`nacos-test-server: invalid port ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(port) || port < 1 || port > 64535) {
+    console.error(`nacos-test-server: invalid port ${JSON.stringify(raw)} (1..64535: the gRPC port is port + 1000)`);
     process.exit(2);
   }
   return port;
@@ -21,17 +26,27 @@ function parsePort(raw: string | undefined): number {
 async function main(): Promise<void> {
   const port = parsePort(process.argv[2] ?? process.env.NACOS_TEST_PORT);
   const username = process.env.NACOS_TEST_USERNAME || undefined;
-  const password = process.env.NACOS_TEST_PASSWORD || undefined;
-  const server = new NacosTestServer({ port, username, password: username ? (password ?? '') : undefined });
-  await server.start();
-  console.log(`nacos-test-server listening on http://${server.address}/nacos (serverList: '${server.address}')${username ? ' with auth' : ''}`);
+  const password = username ? (process.env.NACOS_TEST_PASSWORD ?? '') : undefined;
+  const http = new NacosTestServer({ port, username, password });
+  await http.start();
+  // The HTTP server answers the login on the main port; the gRPC server accepts its tokens.
+  const grpc = new NacosGrpcTestServer({
+    port,
+    grpcPort: port + 1000,
+    auth: username ? { username, password: password ?? '', login: false, acceptToken: (t) => http.acceptsToken(t) } : undefined,
+  });
+  await grpc.start();
+  console.log(
+    `nacos-test-server: HTTP (v1 API, login) on http://${http.address}/nacos, gRPC on 127.0.0.1:${grpc.grpcPort}` +
+      ` (serverList: '${http.address}')${username ? ' with auth' : ''}`,
+  );
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`nacos-test-server: ${signal}, stopping`);
-    server.stop().then(
+    Promise.all([http.stop(), grpc.stop()]).then(
       () => process.exit(0),
       (err: unknown) => {
         console.error(err);

@@ -18,3 +18,4 @@ export * from './protocol-error.js';
 export * from './request-cancelled-error.js';
 export * from './backpressure-error.js';
 export * from './encode-error.js';
+export * from './nacos-server-error.js';

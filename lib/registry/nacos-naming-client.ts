@@ -5,16 +5,9 @@ import type { Clock } from '../common/clock.js';
 import type { MsRpcLogger } from '../common/logger.js';
 import { NacosBeatScheduler, type NacosBeatInfo } from './nacos-beat-scheduler.js';
 
-/** A host as the `nacos` client delivers it (the parsed `/instance/list` document). */
-export interface NacosHost {
-  ip: string;
-  port: number;
-  weight?: number;
-  healthy?: boolean;
-  enabled?: boolean;
-  clusterName?: string;
-  metadata?: Record<string, unknown> | null;
-}
+import type { NacosHost } from './nacos-instance.js';
+
+export type { NacosHost } from './nacos-instance.js';
 
 export interface NacosInstanceSpec {
   ip: string;
@@ -53,6 +46,8 @@ export interface NamingClientConfig {
   namespace: string;
   username?: string;
   password?: string;
+  /** HTTPS to the servers. */
+  ssl?: boolean;
 }
 
 /** Private fields of nacos-naming 2.6.x touched below; every access is shape-checked first. */

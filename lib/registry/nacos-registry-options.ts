@@ -1,22 +1,98 @@
+import { serverListIdentity } from './registry-identity.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import { consoleWarnLogger, type MsRpcLogger } from '../common/logger.js';
-import { checkFunction, checkInteger, checkKnownKeys, checkString, definedOptions } from '../common/option-checks.js';
+import {
+  checkBoolean,
+  checkFunction,
+  checkInteger,
+  checkKnownKeys,
+  checkOneOf,
+  checkString,
+  definedOptions,
+} from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 
+import { resolveNacosGrpcOptions, type NacosGrpcOptions } from './nacos-grpc/nacos-grpc-options.js';
+
+/** How the registry talks to Nacos. */
+export type NacosProtocol = 'grpc' | 'http';
+
+/** TLS of the gRPC connection (Nacos serves TLS on the same gRPC port). */
+export interface NacosTlsOptions {
+  /**
+   * PEM CA certificate(s) the server certificate must chain to.
+   * @default undefined (Node's default CAs)
+   */
+  ca?: string | Buffer;
+  /**
+   * PEM client certificate, for servers that require mutual TLS. Needs `key`.
+   * @default undefined
+   */
+  cert?: string | Buffer;
+  /**
+   * PEM private key of `cert`.
+   * @default undefined
+   */
+  key?: string | Buffer;
+  /**
+   * Name the server certificate must carry, when it differs from the host in `serverList`.
+   * @default undefined (the host)
+   */
+  servername?: string;
+  /**
+   * Verify the server certificate (chain and name). Turn off only for testing.
+   * @default true
+   */
+  rejectUnauthorized?: boolean;
+}
+
 /**
- * Options of {@link NacosRegistry}. It speaks the Nacos v1 naming HTTP API through the `nacos` npm
- * client, which Nacos 1.x and 2.x serve, and 3.0 too unless
- * `nacos.core.api.compatibility.client.enabled=false` (then HTTP 410). The client has no gRPC
- * (Nacos 2 native protocol) support.
+ * Options of {@link NacosRegistry}.
+ *
+ * - `protocol: 'grpc'` (default) speaks Nacos's native gRPC naming protocol, served by Nacos 2.0
+ *   and later and the only client protocol of Nacos 3.2+ (the v1/v2 HTTP APIs are gone there
+ *   unless an operator installs the legacy adapter). It connects to each server's main port + 1000.
+ * - `protocol: 'http'` uses the `nacos` npm client, which speaks the v1 HTTP naming API: Nacos 1.x,
+ *   2.x, 3.0-3.1, and 3.2+ only with the legacy adapter.
  */
 export interface NacosRegistryOptions {
   /**
-   * Nacos servers as `host:port` (port defaults to 8848), an array or a comma-separated string.
-   * Each call goes to a random one and falls over to the others. Required.
+   * Nacos servers as `host:port` (the main port; defaults to 8848), an array or a comma-separated
+   * string. With `grpc`, an entry may start with `https://` to log in over HTTPS (the login goes to
+   * the main port), IPv6 literals go in brackets, and the client holds one connection, to one server
+   * at a time, moving to the next on failure; with `http`, each call goes to a random one and falls
+   * over to the others. Required.
    */
   serverList: string | string[];
   /**
-   * Namespace id.
+   * `'grpc'` (Nacos 2.0+) or `'http'` (the v1 API through the `nacos` npm client).
+   * @default 'grpc'
+   */
+  protocol: NacosProtocol;
+  /**
+   * gRPC port of every server, for servers reached through a port mapping. Otherwise each server's
+   * gRPC port is its main port + `grpcPortOffset`. `grpc` only.
+   * @default undefined
+   */
+  grpcPort?: number;
+  /**
+   * Offset of the gRPC port from the main port (the Java client's `nacos.server.grpc.port.offset`).
+   * @default 1000
+   */
+  grpcPortOffset: number;
+  /**
+   * TLS for the gRPC connection: `true` for the default CAs, or CA/client certificates. With
+   * `http`, only `true`/`false` (the `nacos` client's `ssl` switch).
+   * @default false
+   */
+  tls: boolean | NacosTlsOptions;
+  /**
+   * Timings of the gRPC client (the Java client's defaults). `grpc` only.
+   * @default DEFAULT_NACOS_GRPC_OPTIONS
+   */
+  grpc?: Partial<NacosGrpcOptions>;
+  /**
+   * Namespace id (`public` is the default namespace).
    * @default 'public'
    */
   namespace: string;
@@ -26,9 +102,11 @@ export interface NacosRegistryOptions {
    */
   group: string;
   /**
-   * Nacos user, when the server has auth enabled. Needs `password` too. The client sends both as
-   * query parameters on every request (no login/accessToken round trip), so use HTTPS-terminating
-   * infrastructure or a private network.
+   * Nacos user, when the server has auth enabled (the default from Nacos 3.3). Needs `password`
+   * too. With `grpc` the client logs in over HTTP on the main port (`/nacos/v3/auth/user/login`,
+   * falling back to the v1 path) and sends the access token with every naming request, logging in
+   * again before it expires and after a 403. With `http` the `nacos` client sends both as query
+   * parameters on every request, so use HTTPS-terminating infrastructure or a private network.
    * @default undefined
    */
   username?: string;
@@ -62,11 +140,27 @@ export interface NacosRegistryOptions {
 
 export type NacosRegistryOptionsInput = Partial<NacosRegistryOptions> & Pick<NacosRegistryOptions, 'serverList'>;
 
-export interface ResolvedNacosRegistryOptions extends Omit<NacosRegistryOptions, 'serverList'> {
+/** One server of the list, as the gRPC client reaches it. */
+export interface NacosServerAddress {
+  host: string;
+  /** Main (HTTP) port: the login goes there. */
+  port: number;
+  grpcPort: number;
+  /** Scheme of the login request. */
+  scheme: 'http' | 'https';
+}
+
+export interface ResolvedNacosRegistryOptions extends Omit<NacosRegistryOptions, 'serverList' | 'grpc'> {
+  /** `host:port` entries, scheme removed. */
   serverList: string[];
+  servers: NacosServerAddress[];
+  grpc: NacosGrpcOptions;
 }
 
 export const DEFAULT_NACOS_REGISTRY_OPTIONS: Omit<NacosRegistryOptions, 'serverList'> = {
+  protocol: 'grpc',
+  grpcPortOffset: 1000,
+  tls: false,
   namespace: 'public',
   group: 'DEFAULT_GROUP',
   cluster: 'DEFAULT',
@@ -77,6 +171,11 @@ export const DEFAULT_NACOS_REGISTRY_OPTIONS: Omit<NacosRegistryOptions, 'serverL
 
 const KNOWN_KEYS = [
   'serverList',
+  'protocol',
+  'grpcPort',
+  'grpcPortOffset',
+  'tls',
+  'grpc',
   'namespace',
   'group',
   'username',
@@ -94,7 +193,22 @@ export function resolveNacosRegistryOptions(partial: NacosRegistryOptionsInput):
   const defined = definedOptions(partial);
   const merged = { ...DEFAULT_NACOS_REGISTRY_OPTIONS, ...defined } as NacosRegistryOptions;
 
-  const serverList = checkServerList(merged.serverList);
+  const protocol = checkOneOf('nacos.protocol', merged.protocol, ['grpc', 'http'] as const);
+  if (merged.grpcPort !== undefined) checkInteger('nacos.grpcPort', merged.grpcPort, 1, 65535);
+  checkInteger('nacos.grpcPortOffset', merged.grpcPortOffset, -65535, 65535);
+  const parsed = checkServerList(merged.serverList, protocol);
+  const servers = parsed.map((s, i) => {
+    const grpcPort = merged.grpcPort ?? s.port + merged.grpcPortOffset;
+    if (grpcPort < 1 || grpcPort > 65535) {
+      throw new InvalidOptionsError(`nacos.serverList[${i}]`, `gRPC port ${s.port} + grpcPortOffset = ${grpcPort} is out of range`);
+    }
+    return { ...s, grpcPort };
+  });
+  const serverList = parsed.map((s) => `${s.host}:${s.port}`);
+  checkTls(merged.tls, protocol);
+  const grpc = resolveNacosGrpcOptions(merged.grpc);
+  // Not "": Java clients send "public" for the default namespace and the gRPC handlers do not map
+  // "" to it, so an empty namespace would be one of its own, invisible to every Java client.
   checkString('nacos.namespace', merged.namespace);
   checkString('nacos.group', merged.group);
   checkString('nacos.cluster', merged.cluster);
@@ -115,10 +229,10 @@ export function resolveNacosRegistryOptions(partial: NacosRegistryOptionsInput):
   if (merged.clock === null || typeof merged.clock !== 'object') throw new InvalidOptionsError('nacos.clock', 'expected a Clock');
   checkFunction('nacos.clock.setTimeout', merged.clock.setTimeout);
 
-  return { ...merged, serverList, discoveryClusters: [...merged.discoveryClusters] };
+  return { ...merged, protocol, serverList, servers, grpc, discoveryClusters: [...merged.discoveryClusters] };
 }
 
-function checkServerList(value: unknown): string[] {
+function checkServerList(value: unknown, protocol: NacosProtocol): Array<Omit<NacosServerAddress, 'grpcPort'>> {
   const list = typeof value === 'string' ? value.split(',') : value;
   if (!Array.isArray(list) || list.length === 0) {
     throw new InvalidOptionsError('nacos.serverList', 'expected "host:port" entries (array or comma-separated string)');
@@ -126,13 +240,35 @@ function checkServerList(value: unknown): string[] {
   return list.map((entry, i) => {
     const field = `nacos.serverList[${i}]`;
     const server = checkString(field, typeof entry === 'string' ? entry.trim() : entry);
-    // The client appends ":8848" to entries without a colon and splits nothing else, so an IPv6
-    // literal cannot be expressed; a host name is required for IPv6 servers.
-    const match = /^([^:/\s]+)(?::(\d+))?$/.exec(server);
-    if (!match) throw new InvalidOptionsError(field, `expected "host" or "host:port", got ${JSON.stringify(server)}`);
-    if (match[2] !== undefined) checkInteger(`${field}.port`, Number(match[2]), 1, 65535);
-    return server;
+    // The `nacos` client appends ":8848" to entries without a colon and splits nothing else, so an
+    // IPv6 literal cannot be expressed there; gRPC takes `[::1]:8848`.
+    const match = /^(?:(https?):\/\/)?(\[[0-9a-fA-F:.]+\]|[^:/\s[\]]+)(?::(\d+))?$/.exec(server);
+    if (!match || (protocol === 'http' && (match[1] !== undefined || match[2].startsWith('[')))) {
+      const expected = protocol === 'http' ? '"host" or "host:port"' : '"host", "host:port" or "https://host:port"';
+      throw new InvalidOptionsError(field, `expected ${expected}, got ${JSON.stringify(server)}`);
+    }
+    const port = match[3] === undefined ? 8848 : checkInteger(`${field}.port`, Number(match[3]), 1, 65535);
+    return { host: match[2].replace(/^\[(.*)\]$/, '$1'), port, scheme: match[1] === 'https' ? 'https' : 'http' };
   });
+}
+
+function checkTls(tls: unknown, protocol: NacosProtocol): void {
+  if (typeof tls === 'boolean') return;
+  if (protocol === 'http') throw new InvalidOptionsError('nacos.tls', 'the http protocol takes only true or false');
+  if (tls === null || typeof tls !== 'object') throw new InvalidOptionsError('nacos.tls', 'expected a boolean or TLS options');
+  checkKnownKeys('nacos.tls', tls, ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized']);
+  const t = tls as NacosTlsOptions;
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const v = t[key];
+    if (v !== undefined && typeof v !== 'string' && !Buffer.isBuffer(v)) {
+      throw new InvalidOptionsError(`nacos.tls.${key}`, 'expected a PEM string or Buffer');
+    }
+  }
+  if ((t.cert === undefined) !== (t.key === undefined)) {
+    throw new InvalidOptionsError(t.cert === undefined ? 'nacos.tls.cert' : 'nacos.tls.key', 'cert and key go together');
+  }
+  if (t.servername !== undefined) checkString('nacos.tls.servername', t.servername);
+  if (t.rejectUnauthorized !== undefined) checkBoolean('nacos.tls.rejectUnauthorized', t.rejectUnauthorized);
 }
 
 function checkLogger(logger: unknown): void {
@@ -140,4 +276,12 @@ function checkLogger(logger: unknown): void {
   for (const method of ['log', 'warn', 'error'] as const) {
     checkFunction(`nacos.logger.${method}`, (logger as Record<string, unknown>)[method]);
   }
+}
+
+/**
+ * The registry identity of a Nacos cluster and namespace (Registry.identity), the same for both
+ * protocols: they reach the same registry data.
+ */
+export function nacosIdentity(options: Pick<ResolvedNacosRegistryOptions, 'serverList' | 'namespace'>): string {
+  return serverListIdentity('nacos', options.serverList, options.namespace, 8848);
 }

@@ -1,266 +1,66 @@
-import { RegistryError } from '../errors/registry-error.js';
+import { NacosGrpcRegistry } from './nacos-grpc/nacos-grpc-registry.js';
+import { NacosHttpRegistry } from './nacos-http-registry.js';
 import {
-  createNamingClient,
-  describe as describeError,
-  type NacosHost,
-  type NacosSubscribeInfo,
-  type NamingClient,
-} from './nacos-naming-client.js';
-import {
+  nacosIdentity,
   resolveNacosRegistryOptions,
   type NacosRegistryOptionsInput,
   type ResolvedNacosRegistryOptions,
 } from './nacos-registry-options.js';
-import { checkRegistration, type Registration } from './registration.js';
-import { serverListIdentity } from './registry-identity.js';
+import type { Registration } from './registration.js';
 import type { InstancesListener, Registry } from './registry.js';
-import { instanceId, stringifyMetadata, type ServiceInstance } from './service-instance.js';
-
-interface Subscription {
-  info: NacosSubscribeInfo;
-  listeners: Set<InstancesListener>;
-  current: ServiceInstance[];
-  signature: string;
-  onHosts: (hosts: NacosHost[]) => void;
-  ready: Promise<void>;
-}
+import type { ServiceInstance } from './service-instance.js';
 
 /**
- * {@link Registry} on Nacos, through the `nacos` npm client (ephemeral instances kept alive by beats).
- *
- * What the client does, and therefore what this registry reports:
- * - It never delivers an empty host list: when the last instance of a service goes away, listeners
- *   are not called and getInstances() keeps returning the last non-empty list. Liveness of the last
- *   provider must come from the transport; the directory layer handles emptiness and staleness.
- * - It keeps everything in memory, with no failover file: while Nacos is unreachable, known services
- *   keep their last list and a never-fetched one reads as `[]`; polling and beats retry forever.
- * - A failed register() leaves the client beating for the instance, so it appears by itself once
- *   Nacos is reachable again (the server re-registers from the beat payload); deregister() stops that.
- * - close() does not deregister: call deregister() first on a graceful shutdown.
+ * {@link Registry} on Nacos, by `options.protocol`:
+ * - `'grpc'` (default): Nacos's native gRPC protocol (Nacos 2.0+, the only one 3.2+ serves),
+ *   see {@link NacosGrpcRegistry}. Instances live as long as the registry's connection.
+ * - `'http'`: the v1 HTTP API through the `nacos` npm client (Nacos 1.x, or servers that still
+ *   serve it), see {@link NacosHttpRegistry}. Instances live by beats; the client never reports an
+ *   empty list.
  */
 export class NacosRegistry implements Registry {
   readonly kind = 'nacos';
-  /** `nacos://host:port,.../namespace` (servers normalised: see serverListIdentity). */
+  /** `nacos://host:port,.../namespace`, the same for both protocols (see nacosIdentity). */
   readonly identity: string;
   readonly options: ResolvedNacosRegistryOptions;
-  private readonly client: NamingClient;
-  private readonly clusters: string;
-  /** First fetch of each service, shared: two concurrent first fetches make the client wait 30 s. */
-  private readonly firstFetches = new Map<string, Promise<void>>();
-  private readonly subscriptions = new Map<string, Subscription>();
-  private readonly inflight = new Set<Promise<unknown>>();
-  private closing: Promise<void> | undefined;
+  private readonly impl: Registry;
 
+  /** @throws InvalidOptionsError naming the field. */
   constructor(options: NacosRegistryOptionsInput) {
     this.options = resolveNacosRegistryOptions(options);
-    const { serverList, namespace, username, password } = this.options;
-    this.client = createNamingClient({ serverList, namespace, username, password }, this.options.logger, this.options.clock);
-    this.clusters = this.options.discoveryClusters.join(',');
-    // The client's default port for an entry without one.
-    this.identity = serverListIdentity('nacos', serverList, namespace, 8848);
+    this.identity = nacosIdentity(this.options);
+    this.impl = this.options.protocol === 'http' ? new NacosHttpRegistry(this.options) : new NacosGrpcRegistry(this.options);
   }
 
-  /** @throws RegistryError when Nacos refuses or cannot be reached (the cause carries the client's error). */
-  async register(reg: Registration): Promise<void> {
-    checkRegistration(reg);
-    const group = reg.group ?? this.options.group;
-    const cluster = reg.cluster ?? this.options.cluster;
-    await this.run(`register ${label(group, reg)}`, () =>
-      this.client.registerInstance(
-        reg.service,
-        {
-          ip: reg.host,
-          port: reg.port,
-          weight: reg.weight ?? 1,
-          healthy: true,
-          enabled: true,
-          ephemeral: true,
-          clusterName: cluster,
-          metadata: { ...reg.metadata },
-        },
-        group,
-      ),
-      false,
-    );
-    this.options.logger.log(`nacos: registered ${label(group, reg)} in cluster ${cluster}`);
+  register(reg: Registration): Promise<void> {
+    return this.impl.register(reg);
   }
 
-  /** @throws RegistryError when Nacos cannot be told; beats for the instance stop either way. */
-  async deregister(reg: Registration): Promise<void> {
-    checkRegistration(reg);
-    const group = reg.group ?? this.options.group;
-    const clusterName = reg.cluster ?? this.options.cluster;
-    await this.run(`deregister ${label(group, reg)}`, () =>
-      this.client.deregisterInstance(reg.service, { ip: reg.host, port: reg.port, clusterName, ephemeral: true }, group),
-      false,
-    );
-    this.options.logger.log(`nacos: deregistered ${label(group, reg)}`);
+  deregister(reg: Registration): Promise<void> {
+    return this.impl.deregister(reg);
   }
 
-  /** The client's cached list for the service (fetched once, then kept fresh by polling and pushes). */
-  async getInstances(service: string, group = this.options.group): Promise<ServiceInstance[]> {
-    return (await this.fetch(service, group)).map(toServiceInstance);
+  subscribe(service: string, listener: InstancesListener, group?: string): Promise<void> {
+    return this.impl.subscribe(service, listener, group);
+  }
+
+  unsubscribe(service: string, listener: InstancesListener, group?: string): Promise<void> {
+    return this.impl.unsubscribe(service, listener, group);
+  }
+
+  getInstances(service: string, group?: string): Promise<ServiceInstance[]> {
+    return this.impl.getInstances(service, group);
+  }
+
+  isReachable(): Promise<boolean> {
+    return this.impl.isReachable();
   }
 
   /**
-   * Calls `listener` with the current list (possibly `[]` for an unknown service), then with the full
-   * list on every change Nacos reports by push or poll — except a change to "no instances", which the
-   * client never delivers (see the class comment).
+   * `grpc`: closes the connection, which removes this registry's instances from Nacos at once.
+   * `http`: stops beats and polling without deregistering. Deregister first on a graceful shutdown.
    */
-  async subscribe(service: string, listener: InstancesListener, group = this.options.group): Promise<void> {
-    this.assertOpen();
-    const key = `${group}@@${service}`;
-    const sub = this.subscriptions.get(key) ?? this.openSubscription(key, service, group);
-    await sub.ready;
-    if (this.closing) return;
-    // Its last listener left while this one waited: the subscription is gone, open a fresh one.
-    if (this.subscriptions.get(key) !== sub) return this.subscribe(service, listener, group);
-    sub.listeners.add(listener);
-    this.deliver(listener, sub.current);
-  }
-
-  async unsubscribe(service: string, listener: InstancesListener, group = this.options.group): Promise<void> {
-    const key = `${group}@@${service}`;
-    const sub = this.subscriptions.get(key);
-    if (!sub) return;
-    sub.listeners.delete(listener);
-    if (sub.listeners.size > 0) return;
-    this.subscriptions.delete(key);
-    await sub.ready.catch(() => undefined);
-    // The client keeps polling a service it has fetched once; only the notification stops here.
-    this.client.unSubscribe(sub.info, sub.onHosts);
-  }
-
-  async isReachable(): Promise<boolean> {
-    if (this.closing) return false;
-    try {
-      return (await this.track(this.client.getServerStatus())) === 'UP';
-    } catch {
-      return false;
-    }
-  }
-
-  /** Stops notifications, polling, beats and the push socket. Does not deregister anything. */
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
+    return this.impl.close();
   }
-
-  private async shutdown(): Promise<void> {
-    const subs = [...this.subscriptions.values()];
-    this.subscriptions.clear();
-    for (const sub of subs) {
-      sub.listeners.clear();
-      await sub.ready.catch(() => undefined);
-      this.client.unSubscribe(sub.info, sub.onHosts);
-    }
-    // A call still in flight could re-arm the client's polling timer after close; let it finish first.
-    await Promise.allSettled([...this.inflight]);
-    await this.client.close();
-  }
-
-  private openSubscription(key: string, service: string, group: string): Subscription {
-    const sub: Subscription = {
-      info: { serviceName: service, groupName: group, clusters: this.clusters },
-      listeners: new Set(),
-      current: [],
-      signature: '',
-      onHosts: (hosts) => this.onHosts(sub, hosts),
-      ready: Promise.resolve(),
-    };
-    sub.ready = (async () => {
-      this.apply(sub, await this.fetch(service, group));
-      // The client calls back at once with the cached hosts; apply() drops it as unchanged.
-      this.client.subscribe(sub.info, sub.onHosts);
-    })();
-    sub.ready.catch(() => {
-      if (this.subscriptions.get(key) === sub) this.subscriptions.delete(key);
-    });
-    this.subscriptions.set(key, sub);
-    return sub;
-  }
-
-  private onHosts(sub: Subscription, hosts: NacosHost[]): void {
-    if (!this.apply(sub, hosts)) return;
-    for (const listener of [...sub.listeners]) this.deliver(listener, sub.current);
-  }
-
-  /** Records a new list; false when it is the same as the last one. */
-  private apply(sub: Subscription, hosts: NacosHost[]): boolean {
-    const instances = hosts.map(toServiceInstance);
-    const signature = JSON.stringify([...instances].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
-    if (signature === sub.signature) return false;
-    sub.signature = signature;
-    sub.current = instances;
-    return true;
-  }
-
-  private deliver(listener: InstancesListener, instances: ServiceInstance[]): void {
-    try {
-      listener(instances.map((i) => ({ ...i, metadata: { ...i.metadata } })));
-    } catch (err) {
-      this.options.logger.error(`nacos: instances listener threw: ${(err as Error)?.message ?? String(err)}`);
-    }
-  }
-
-  private async fetch(service: string, group: string): Promise<NacosHost[]> {
-    this.assertOpen();
-    const key = `${group}@@${service}`;
-    let first = this.firstFetches.get(key);
-    if (!first) {
-      first = this.run(`list ${key}`, () => this.client.getAllInstances(service, group, this.clusters, true)).then(
-        () => undefined,
-      );
-      first.catch(() => this.firstFetches.delete(key));
-      this.firstFetches.set(key, first);
-    }
-    await first;
-    // Served from the client's cache (refreshed by polling and pushes) once the first fetch is done.
-    return this.run(`list ${key}`, () => this.client.getAllInstances(service, group, this.clusters, true));
-  }
-
-  /**
-   * `heldByClose`: close() waits for the call. Only reads need it (a list call in flight could re-arm
-   * the client's polling after close); a register or deregister cannot, and against a Nacos that
-   * accepts and never answers it would hold close() for the client's request timeout (5 s) per server.
-   */
-  private async run<T>(what: string, call: () => Promise<T>, heldByClose = true): Promise<T> {
-    this.assertOpen();
-    try {
-      await this.track(this.client.ready());
-      return await (heldByClose ? this.track(call()) : call());
-    } catch (err) {
-      const servers = this.options.serverList.join(',');
-      throw new RegistryError(`Nacos ${what} failed (servers ${servers}): ${describeError(err)}`, { cause: err });
-    }
-  }
-
-  private track<T>(promise: Promise<T>): Promise<T> {
-    this.inflight.add(promise);
-    const done = () => this.inflight.delete(promise);
-    promise.then(done, done);
-    return promise;
-  }
-
-  private assertOpen(): void {
-    if (this.closing) throw new RegistryError('Nacos registry is closed');
-  }
-}
-
-function label(group: string, reg: Registration): string {
-  return `${group}@@${reg.service} ${reg.host}:${reg.port}`;
-}
-
-/** Nacos metadata may hold non-string JSON values when written by other clients; coerce them. */
-export function toServiceInstance(host: NacosHost): ServiceInstance {
-  return {
-    id: instanceId(host.ip, host.port),
-    host: host.ip,
-    port: host.port,
-    weight: typeof host.weight === 'number' ? host.weight : Number(host.weight ?? 1),
-    healthy: host.healthy === true,
-    enabled: host.enabled !== false,
-    cluster: host.clusterName ?? 'DEFAULT',
-    metadata: stringifyMetadata(host.metadata),
-  };
 }

@@ -8,6 +8,7 @@ import { MS_RPC_REGISTRY, MsRpcClient, MsRpcModule, MsRpcServer, type Registry }
 import { FAST_BEATS, FAST_NACOS } from '../support/nacos-discovery-fixture.js';
 import { recordingLogger, waitFor } from '../support/nacos-test-helpers.js';
 import { NacosTestServer } from '../support/nacos-test-server.js';
+import { NacosGrpcTestServer } from '../support/nacos-grpc/nacos-grpc-test-server.js';
 
 /**
  * Nacos mode through MsRpcModule: a HYBRID provider app (HTTP + MsRpcServer from createServer)
@@ -40,17 +41,62 @@ describe('MsRpcModule in Nacos mode (hybrid provider app, consumer app)', () => 
   let nacos: NacosTestServer | undefined;
   const apps: Array<INestApplicationContext> = [];
 
+  let grpcNacos: NacosGrpcTestServer | undefined;
+
   afterEach(async () => {
     for (const app of apps.splice(0).reverse()) await app.close();
     await nacos?.stop();
     nacos = undefined;
+    await grpcNacos?.stop();
+    grpcNacos = undefined;
+  });
+
+  it('speaks gRPC by default: registers, is discovered and called, deregisters before it stops accepting', async () => {
+    grpcNacos = new NacosGrpcTestServer({ pushDelayMs: 20, subscribePushDelayMs: 20 });
+    await grpcNacos.start();
+    const nacosOptions = { serverList: [grpcNacos.address], logger: quiet };
+
+    @Module({ imports: [MsRpcModule.forRoot({ nacos: nacosOptions })], controllers: [ProviderController] })
+    class GrpcProviderModule {}
+    const app: INestApplication = await NestFactory.create(GrpcProviderModule, { logger: false, abortOnError: false });
+    apps.push(app);
+    const strategy = MsRpcModule.createServer(app, { service: SERVICE, port: 0, shutdownTimeout: 2000 });
+    app.connectMicroservice<MicroserviceOptions>({ strategy });
+    await app.startAllMicroservices();
+    await waitFor(() => strategy.registered, 3000, 'registration');
+    expect(grpcNacos.instances(SERVICE)).toMatchObject([{ ip: '127.0.0.1', port: strategy.port }]);
+    expect(grpcNacos.connections()[0]).toMatchObject({ naming: true, labels: { module: 'naming' } });
+
+    @Module({
+      imports: [
+        MsRpcModule.forRoot({ nacos: nacosOptions, clientDefaults: { logger: quiet, snapshotDir: false, timeout: 2000 } }),
+        MsRpcModule.registerClients([{ name: 'SVC', service: SERVICE }]),
+      ],
+      providers: [Caller],
+    })
+    class GrpcConsumerModule {}
+    const consumer = await NestFactory.createApplicationContext(GrpcConsumerModule, { logger: false, abortOnError: false });
+    apps.push(consumer);
+    await expect(firstValueFrom(consumer.get(Caller).svc.send('whoami', {}))).resolves.toBe('hybrid-provider');
+
+    const net = strategy.unwrap<NetServer>();
+    const netClose = net.close.bind(net);
+    let listedWhenClosing: number | undefined;
+    jest.spyOn(net, 'close').mockImplementation((callback) => {
+      listedWhenClosing = grpcNacos!.instances(SERVICE).length;
+      return netClose(callback);
+    });
+    await app.close();
+    apps.splice(apps.indexOf(app), 1);
+    expect(listedWhenClosing).toBe(0);
+    expect(grpcNacos.received('InstanceRequest').map((p) => p.body.type)).toEqual(['registerInstance', 'deregisterInstance']);
   });
 
   it('registers, is discovered and called, and deregisters before it stops accepting and before the registry closes', async () => {
     nacos = new NacosTestServer(FAST_NACOS);
     await nacos.start();
     const serverList = [nacos.address];
-    const nacosOptions = { serverList, logger: quiet };
+    const nacosOptions = { serverList, protocol: 'http' as const, logger: quiet };
 
     // --- provider: HTTP app + RPC microservice, both from one Nest app ---
     @Module({ imports: [MsRpcModule.forRoot({ nacos: nacosOptions })], controllers: [ProviderController] })

@@ -5,9 +5,18 @@ import { join } from 'node:path';
 import { Controller, Inject, Module, type DynamicModule, type INestMicroservice, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { MsRpcClient, MsRpcServer, NacosRegistry, type MsRpcClientOptions, type MsRpcServerOptions } from '../../lib/index.js';
+import {
+  MsRpcClient,
+  MsRpcServer,
+  NacosRegistry,
+  type MsRpcClientOptions,
+  type MsRpcServerOptions,
+  type NacosRegistryOptionsInput,
+} from '../../lib/index.js';
 import { DirectorySnapshotStore } from '../../lib/directory/directory-snapshot.js';
 import { serverListIdentity } from '../../lib/registry/registry-identity.js';
+import { NacosGrpcTestServer } from './nacos-grpc/nacos-grpc-test-server.js';
+import type { NacosGrpcTestServerOptions } from './nacos-grpc/grpc-test-options.js';
 import { NacosTestServer, type NacosTestServerOptions } from './nacos-test-server.js';
 import { callLoop } from './discovery-call-loop.js';
 import { recordingLogger, sleep } from './nacos-test-helpers.js';
@@ -125,7 +134,21 @@ export interface DiscoveryConsumer {
   readonly evicted: string[];
 }
 
-export class DiscoveryFixture {
+/** What the fixture needs of a Nacos test server, whichever protocol it speaks. */
+export interface FixtureNacos {
+  readonly address: string;
+  start(opts?: { wipe?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+  instances(service: string): Array<{ port: number }>;
+}
+
+/** gRPC Nacos timings for the fixture: pushes fast, liveness and redo checked every 300 ms. */
+export const FAST_GRPC_NACOS: NacosGrpcTestServerOptions = { pushDelayMs: 20, subscribePushDelayMs: 50 };
+export const FAST_GRPC_CLIENT: Partial<NacosRegistryOptionsInput> = {
+  grpc: { healthCheckInterval: 300, healthCheckTimeout: 500, healthCheckRetries: 1, redoInterval: 300, reconnectMaxDelay: 300, requestTimeout: 2000 },
+};
+
+export class DiscoveryFixture<N extends FixtureNacos = NacosTestServer> {
   readonly nestLogs = new NestLogRecorder();
   private readonly providers: DiscoveryProvider[] = [];
   private readonly consumers: DiscoveryConsumer[] = [];
@@ -133,8 +156,9 @@ export class DiscoveryFixture {
   private readonly loops: Array<ReturnType<typeof callLoop>> = [];
 
   private constructor(
-    readonly nacos: NacosTestServer,
+    readonly nacos: N,
     readonly snapshotDir: string,
+    private readonly registryOptions: Partial<NacosRegistryOptionsInput>,
   ) {}
 
   /** Starts the Nacos test server unless `running: false` (then it has a port, but is down). */
@@ -144,13 +168,23 @@ export class DiscoveryFixture {
     // Binding once fixes the port, so providers and consumers can be pointed at a server that is down.
     await nacos.start();
     if (options.running === false) await nacos.stop();
-    return new DiscoveryFixture(nacos, dir);
+    return new DiscoveryFixture(nacos, dir, { protocol: 'http' });
+  }
+
+  /** The same fixture over Nacos's gRPC protocol (providers and consumers use `protocol: 'grpc'`). */
+  static async createGrpc(
+    options: { nacos?: NacosGrpcTestServerOptions; registry?: Partial<NacosRegistryOptionsInput>; nacosServer?: NacosGrpcTestServer } = {},
+  ): Promise<DiscoveryFixture<NacosGrpcTestServer>> {
+    const dir = await mkdtemp(join(tmpdir(), 'ms-rpc-nacos-grpc-it-'));
+    const nacos = options.nacosServer ?? new NacosGrpcTestServer({ ...FAST_GRPC_NACOS, ...options.nacos });
+    if (!nacos.running) await nacos.start();
+    return new DiscoveryFixture(nacos, dir, { protocol: 'grpc', ...FAST_GRPC_CLIENT, ...options.registry });
   }
 
   /** A NacosRegistry pointed at the test server, closed by dispose(). */
   registry(): NacosRegistry & { logger: ReturnType<typeof recordingLogger> } {
     const logger = recordingLogger();
-    const registry = new NacosRegistry({ serverList: [this.nacos.address], logger });
+    const registry = new NacosRegistry({ serverList: [this.nacos.address], logger, ...this.registryOptions });
     this.registries.push(registry);
     return Object.assign(registry, { logger });
   }
@@ -246,6 +280,7 @@ export class DiscoveryFixture {
    * partition runs the sweep once before restarting, to come back in the state a real server would.
    */
   sweepNacosNow(): void {
+    if (!(this.nacos instanceof NacosTestServer)) return;
     (this.nacos as unknown as { store: { sweep(now: number): void } }).store.sweep(Date.now());
   }
 

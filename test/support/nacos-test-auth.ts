@@ -32,6 +32,11 @@ export class NacosTestAuth {
     return this.credentialsMatch(params);
   }
 
+  /** A token this server issued (shared with a gRPC test server on the same main port). */
+  accepts(token: string): boolean {
+    return this.tokens.has(token);
+  }
+
   login(res: ServerResponse, params: NacosParams): void {
     if (!this.enabled || this.credentialsMatch(params)) {
       const accessToken = randomBytes(16).toString('hex');

@@ -122,6 +122,11 @@ export class NacosTestServer {
     return this.store.list(namespaceOf(scope.namespace), groupedName(service, scope.group)).map((i) => ({ ...i }));
   }
 
+  /** Whether a token from this server's login is valid (lets a gRPC test server share the login). */
+  acceptsToken(token: string): boolean {
+    return this.auth.accepts(token);
+  }
+
   subscriberCount(service: string, scope: Scope = {}): number {
     return this.pusher.subscriberCount(namespaceOf(scope.namespace), groupedName(service, scope.group));
   }

@@ -64,7 +64,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     await Promise.all(providers.map((p) => p.start(0)));
     log(`providers on ports ${providers.map((p) => p.port).join(', ')}; Nacos on ${nacos.address}`);
 
-    registry = new NacosRegistry({ serverList: [nacos.address], logger: registryLogs.logger() });
+    registry = new NacosRegistry({ serverList: [nacos.address], protocol: 'http', logger: registryLogs.logger() });
     client = new SoakClient(
       {
         service: SERVICE,
