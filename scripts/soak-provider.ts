@@ -93,7 +93,7 @@ const nestLogger: LoggerService = {
 const registryLogger: MsRpcLogger = { log: () => undefined, warn: forward('warn'), error: forward('error') };
 
 async function main(): Promise<void> {
-  const registry = new NacosRegistry({ serverList: [argument('nacos')], logger: registryLogger });
+  const registry = new NacosRegistry({ serverList: [argument('nacos')], protocol: 'http', logger: registryLogger });
   const server = new MsRpcServer({
     host: '127.0.0.1',
     port: Number(argument('port', '0')),

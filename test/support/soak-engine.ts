@@ -95,7 +95,18 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       }),
     );
     const consumerReady = (p: SoakProviderProcess) => p.address !== undefined && channels.pickAvailable(p.address) !== undefined;
-    await client.connect();
+    // connect() fails fast while Nacos lists no provider yet (their registrations may still be on
+    // their way): try again until one is known.
+    const connectBy = performance.now() + 15_000;
+    for (;;) {
+      try {
+        await client.connect();
+        break;
+      } catch (err) {
+        if (performance.now() > connectBy) throw err;
+        await sleep(100);
+      }
+    }
     await settleChannels(channels, providers, 15_000);
 
     runStartedAt = performance.now();

@@ -34,13 +34,20 @@ export class NacosGrpcRegistry implements Registry {
   private readonly subscriptions: ServiceSubscriptions;
   private readonly queried = new Map<string, ServiceInstance[]>();
   private client: Promise<NacosRpcClient> | undefined;
+  /** The client once created (the modules are loaded on first use). */
+  private rpc: NacosRpcClient | undefined;
   private redoTimer: TimerHandle | undefined;
   private closed = false;
 
   constructor(readonly options: ResolvedNacosRegistryOptions) {
     this.identity = nacosIdentity(options);
     const { namespace, logger } = options;
-    this.registrations = new RegistrationRedo(namespace, async (call) => (await this.send(call)).onCurrent, logger);
+    this.registrations = new RegistrationRedo(
+      namespace,
+      async (call) => (await this.send(call)).onCurrent,
+      logger,
+      () => this.rpc?.current !== undefined,
+    );
     this.subscriptions = new ServiceSubscriptions(namespace, options.discoveryClusters, (call) => this.send(call), logger);
   }
 
@@ -151,6 +158,7 @@ export class NacosGrpcRegistry implements Registry {
         o.clock,
       );
       if (this.closed) throw new RegistryError('Nacos registry is closed');
+      this.rpc = client;
       client.start();
       this.armRedo();
       return client;

@@ -31,11 +31,15 @@ interface ServiceEntry {
  */
 export class RegistrationRedo {
   private readonly entries = new Map<string, ServiceEntry>();
+  /** Deregistrations waiting for Nacos: the loss of the connection completes them too. */
+  private readonly onLoss = new Set<() => void>();
 
   constructor(
     private readonly namespace: string,
     private readonly send: SendOnCurrent,
     private readonly logger: MsRpcLogger,
+    /** A connection to Nacos is ready now (one that holds this registry's instances). */
+    private readonly connected: () => boolean,
   ) {}
 
   /** Adds (or replaces) an instance and syncs; rejects when Nacos could not be told (the redo keeps trying). */
@@ -50,11 +54,32 @@ export class RegistrationRedo {
     const entry = this.entries.get(key(group, service));
     if (!entry || !entry.instances.delete(`${instance.ip}:${instance.port}`)) return Promise.resolve();
     entry.last = instance;
-    return this.changed(entry);
+    if (!this.connected()) {
+      // Nacos dropped this registry's instances with its connection: there is nothing to tell it
+      // (a shutdown during an outage must not wait for Nacos). The redo re-sends what remains.
+      entry.version++;
+      entry.synced = false;
+      if (entry.instances.size === 0) this.entries.delete(key(group, service));
+      return Promise.resolve();
+    }
+    // Done when Nacos confirms, or when the connection that held the instance goes meanwhile
+    // (the sync itself then waits for the next connection, where it is a harmless no-op).
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        this.onLoss.delete(done);
+        resolve();
+      };
+      this.onLoss.add(done);
+      this.changed(entry).then(done, (err: unknown) => {
+        this.onLoss.delete(done);
+        reject(err);
+      });
+    });
   }
 
   /** The connection is gone and Nacos dropped everything with it. */
   onDisconnected(): void {
+    for (const done of [...this.onLoss]) done();
     for (const [k, entry] of this.entries) {
       if (entry.instances.size === 0) this.entries.delete(k);
       else entry.synced = false;

@@ -55,7 +55,7 @@ describe('RegistrationRedo', () => {
 
   it('sends one instance as InstanceRequest, several as one batch, and the remaining set on deregister', async () => {
     const sent: string[] = [];
-    const redo = new RegistrationRedo('public', async (c) => (sent.push(summary(c)), true), quiet);
+    const redo = new RegistrationRedo('public', async (c) => (sent.push(summary(c)), true), quiet, () => true);
     await redo.register('G', 'svc', instance(1));
     await redo.register('G', 'svc', instance(2));
     await redo.deregister('G', 'svc', instance(1));
@@ -76,7 +76,7 @@ describe('RegistrationRedo', () => {
       sent.push(summary(c));
       if (fail) throw new Error('down');
       return true;
-    }, quiet);
+    }, quiet, () => true);
     await redo.register('G', 'a', instance(1));
     await redo.register('G', 'b', instance(2));
     await redo.register('G', 'b', instance(3));
@@ -95,8 +95,29 @@ describe('RegistrationRedo', () => {
   });
 
   it('an answer from a replaced connection does not count as synced', async () => {
-    const redo = new RegistrationRedo('public', async () => false, quiet);
+    const redo = new RegistrationRedo('public', async () => false, quiet, () => true);
     await redo.register('G', 'a', instance(1));
     expect(redo.pending).toBe(1);
+  });
+
+  it('a deregister while disconnected sends nothing and resolves at once (Nacos dropped the instances with the connection)', async () => {
+    const sent: string[] = [];
+    let connected = true;
+    const redo = new RegistrationRedo('public', async (c) => (sent.push(summary(c)), true), quiet, () => connected);
+    await redo.register('G', 'svc', instance(1));
+    await redo.register('G', 'svc', instance(2));
+    connected = false;
+    redo.onDisconnected();
+    await redo.deregister('G', 'svc', instance(1));
+    expect(sent).toHaveLength(2);
+    // What remains is re-sent by the redo once connected again.
+    connected = true;
+    redo.redo();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(sent.at(-1)).toBe('InstanceRequest registerInstance 2');
+    connected = false;
+    redo.onDisconnected();
+    await redo.deregister('G', 'svc', instance(2));
+    expect(redo.pending).toBe(0);
   });
 });
