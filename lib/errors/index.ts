@@ -19,3 +19,4 @@ export * from './request-cancelled-error.js';
 export * from './backpressure-error.js';
 export * from './encode-error.js';
 export * from './nacos-server-error.js';
+export * from './missing-dependency-error.js';

@@ -19,7 +19,8 @@ export type MsRpcErrorCode =
   | 'ERR_PROTOCOL'
   | 'ERR_CANCELLED'
   | 'ERR_BACKPRESSURE'
-  | 'ERR_ENCODE';
+  | 'ERR_ENCODE'
+  | 'ERR_MISSING_DEPENDENCY';
 
 /**
  * Base class of every error this library raises. Carries a stable `code` and the

@@ -20,8 +20,13 @@ const SHARED_PROVIDERS: Provider[] = [
   },
   {
     provide: MS_RPC_REGISTRY,
-    useFactory: (o: ResolvedMsRpcModuleOptions, logger: MsRpcLogger): Registry | null =>
-      o.registry ?? (o.nacos ? new NacosRegistry({ logger, ...o.nacos }) : null),
+    useFactory: async (o: ResolvedMsRpcModuleOptions, logger: MsRpcLogger): Promise<Registry | null> => {
+      const registry = o.registry ?? (o.nacos ? new NacosRegistry({ logger, ...o.nacos }) : null);
+      // Its client packages are optional peers: a missing one fails the app's startup with the
+      // `npm install` to run, not every registry call later.
+      if (registry instanceof NacosRegistry) await registry.loadDependencies();
+      return registry;
+    },
     inject: [MS_RPC_MODULE_OPTIONS, LOGGER],
   },
   {

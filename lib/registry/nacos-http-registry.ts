@@ -3,6 +3,8 @@ import { RegistryError } from '../errors/registry-error.js';
 import {
   createNamingClient,
   describe as describeError,
+  loadNacosPackage,
+  type NacosModule,
   type NacosHost,
   type NacosSubscribeInfo,
   type NamingClient,
@@ -34,11 +36,16 @@ interface Subscription {
  * - A failed register() leaves the client beating for the instance, so it appears by itself once
  *   Nacos is reachable again (the server re-registers from the beat payload); deregister() stops that.
  * - close() does not deregister: call deregister() first on a graceful shutdown.
+ *
+ * The `nacos` package is an optional peer, imported (and the client created) on first use; a missing
+ * one fails every call with MissingDependencyError.
  */
 export class NacosHttpRegistry implements Registry {
   readonly kind = 'nacos';
   readonly identity: string;
-  private readonly client: NamingClient;
+  private nacos: Promise<NacosModule> | undefined;
+  /** Created on first use, once `nacos` is loaded. */
+  private client: Promise<NamingClient> | undefined;
   private readonly clusters: string;
   /** First fetch of each service, shared: two concurrent first fetches make the client wait 30 s. */
   private readonly firstFetches = new Map<string, Promise<void>>();
@@ -48,8 +55,6 @@ export class NacosHttpRegistry implements Registry {
 
   constructor(readonly options: ResolvedNacosRegistryOptions) {
     this.identity = nacosIdentity(options);
-    const { serverList, namespace, username, password, tls } = this.options;
-    this.client = createNamingClient({ serverList, namespace, username, password, ssl: tls === true }, this.options.logger, this.options.clock);
     this.clusters = this.options.discoveryClusters.join(',');
   }
 
@@ -58,8 +63,8 @@ export class NacosHttpRegistry implements Registry {
     checkRegistration(reg);
     const group = reg.group ?? this.options.group;
     const cluster = reg.cluster ?? this.options.cluster;
-    await this.run(`register ${label(group, reg)}`, () =>
-      this.client.registerInstance(reg.service, nacosInstanceOf(reg, cluster), group),
+    await this.run(`register ${label(group, reg)}`, (client) =>
+      client.registerInstance(reg.service, nacosInstanceOf(reg, cluster), group),
       false,
     );
     this.options.logger.log(`nacos: registered ${label(group, reg)} in cluster ${cluster}`);
@@ -70,8 +75,8 @@ export class NacosHttpRegistry implements Registry {
     checkRegistration(reg);
     const group = reg.group ?? this.options.group;
     const clusterName = reg.cluster ?? this.options.cluster;
-    await this.run(`deregister ${label(group, reg)}`, () =>
-      this.client.deregisterInstance(reg.service, { ip: reg.host, port: reg.port, clusterName, ephemeral: true }, group),
+    await this.run(`deregister ${label(group, reg)}`, (client) =>
+      client.deregisterInstance(reg.service, { ip: reg.host, port: reg.port, clusterName, ephemeral: true }, group),
       false,
     );
     this.options.logger.log(`nacos: deregistered ${label(group, reg)}`);
@@ -108,13 +113,14 @@ export class NacosHttpRegistry implements Registry {
     this.subscriptions.delete(key);
     await sub.ready.catch(() => undefined);
     // The client keeps polling a service it has fetched once; only the notification stops here.
-    this.client.unSubscribe(sub.info, sub.onHosts);
+    (await this.createdClient())?.unSubscribe(sub.info, sub.onHosts);
   }
 
   async isReachable(): Promise<boolean> {
     if (this.closing) return false;
     try {
-      return (await this.track(this.client.getServerStatus())) === 'UP';
+      const client = await this.naming();
+      return (await this.track(client.getServerStatus())) === 'UP';
     } catch {
       return false;
     }
@@ -129,14 +135,15 @@ export class NacosHttpRegistry implements Registry {
   private async shutdown(): Promise<void> {
     const subs = [...this.subscriptions.values()];
     this.subscriptions.clear();
+    const client = await this.createdClient();
     for (const sub of subs) {
       sub.feed.listeners.clear();
       await sub.ready.catch(() => undefined);
-      this.client.unSubscribe(sub.info, sub.onHosts);
+      client?.unSubscribe(sub.info, sub.onHosts);
     }
     // A call still in flight could re-arm the client's polling timer after close; let it finish first.
     await Promise.allSettled([...this.inflight]);
-    await this.client.close();
+    await client?.close();
   }
 
   private openSubscription(key: string, service: string, group: string): Subscription {
@@ -149,7 +156,7 @@ export class NacosHttpRegistry implements Registry {
     sub.ready = (async () => {
       sub.feed.apply((await this.fetch(service, group)).map(toServiceInstance));
       // The client calls back at once with the cached hosts; the feed drops it as unchanged.
-      this.client.subscribe(sub.info, sub.onHosts);
+      (await this.naming()).subscribe(sub.info, sub.onHosts);
     })();
     sub.ready.catch(() => {
       if (this.subscriptions.get(key) === sub) this.subscriptions.delete(key);
@@ -167,7 +174,7 @@ export class NacosHttpRegistry implements Registry {
     const key = `${group}@@${service}`;
     let first = this.firstFetches.get(key);
     if (!first) {
-      first = this.run(`list ${key}`, () => this.client.getAllInstances(service, group, this.clusters, true)).then(
+      first = this.run(`list ${key}`, (client) => client.getAllInstances(service, group, this.clusters, true)).then(
         () => undefined,
       );
       first.catch(() => this.firstFetches.delete(key));
@@ -175,7 +182,7 @@ export class NacosHttpRegistry implements Registry {
     }
     await first;
     // Served from the client's cache (refreshed by polling and pushes) once the first fetch is done.
-    return this.run(`list ${key}`, () => this.client.getAllInstances(service, group, this.clusters, true));
+    return this.run(`list ${key}`, (client) => client.getAllInstances(service, group, this.clusters, true));
   }
 
   /**
@@ -183,15 +190,40 @@ export class NacosHttpRegistry implements Registry {
    * the client's polling after close); a register or deregister cannot, and against a Nacos that
    * accepts and never answers it would hold close() for the client's request timeout (5 s) per server.
    */
-  private async run<T>(what: string, call: () => Promise<T>, heldByClose = true): Promise<T> {
+  private async run<T>(what: string, call: (client: NamingClient) => Promise<T>, heldByClose = true): Promise<T> {
+    this.assertOpen();
+    const client = await this.naming();
     this.assertOpen();
     try {
-      await this.track(this.client.ready());
-      return await (heldByClose ? this.track(call()) : call());
+      await this.track(client.ready());
+      return await (heldByClose ? this.track(call(client)) : call(client));
     } catch (err) {
       const servers = this.options.serverList.join(',');
       throw new RegistryError(`Nacos ${what} failed (servers ${servers}): ${describeError(err)}`, { cause: err });
     }
+  }
+
+  /**
+   * Imports `nacos` now, without creating the client or contacting Nacos.
+   * @throws MissingDependencyError saying to `npm install nacos`.
+   */
+  async loadDependencies(): Promise<void> {
+    await (this.nacos ??= loadNacosPackage());
+  }
+
+  /** The naming client, created on first use. @throws MissingDependencyError when `nacos` is missing. */
+  private naming(): Promise<NamingClient> {
+    this.client ??= (async () => {
+      const nacos = await (this.nacos ??= loadNacosPackage());
+      const { serverList, namespace, username, password, tls, logger, clock } = this.options;
+      return createNamingClient(nacos, { serverList, namespace, username, password, ssl: tls === true }, logger, clock);
+    })();
+    return this.client;
+  }
+
+  /** The client if one was created (close() and unsubscribe() never create one). */
+  private async createdClient(): Promise<NamingClient | undefined> {
+    return this.client?.catch(() => undefined);
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {

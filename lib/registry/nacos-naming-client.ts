@@ -1,7 +1,8 @@
 import { format, types } from 'node:util';
 import type { EventEmitter } from 'node:events';
-import nacos from 'nacos';
+import type * as NacosPackage from 'nacos';
 import type { Clock } from '../common/clock.js';
+import { loadOptionalPackage } from '../common/optional-package.js';
 import type { MsRpcLogger } from '../common/logger.js';
 import { NacosBeatScheduler, type NacosBeatInfo } from './nacos-beat-scheduler.js';
 
@@ -57,8 +58,19 @@ interface ClientInternals {
   _hostReactor?: EventEmitter & { _pushReceiver?: EventEmitter };
 }
 
+/** The `nacos` package (CommonJS: its `module.exports`). */
+export type NacosModule = Pick<typeof NacosPackage, 'NacosNamingClient'>;
+
 /**
- * Creates a `NacosNamingClient` and fixes two behaviours of nacos-naming 2.6.x that hurt a library:
+ * Imports the `nacos` package (an optional peer) on first use: only `protocol: 'http'` needs it.
+ * @throws MissingDependencyError saying to `npm install nacos`.
+ */
+export function loadNacosPackage(): Promise<NacosModule> {
+  return loadOptionalPackage<NacosModule>("Nacos over HTTP (NacosRegistry protocol 'http')", ['nacos'], () => import('nacos'));
+}
+
+/**
+ * Creates a `NacosNamingClient` from the loaded package and fixes two behaviours of nacos-naming 2.6.x that hurt a library:
  *
  * 1. Its BeatReactor loops `await sleep(interval)` with a non-unref'd timer that close() cannot
  *    cancel, so every client (even an unused one) keeps the process — and jest — alive for up to
@@ -74,7 +86,12 @@ interface ClientInternals {
  * If a future client version changes these internals, the fixes are skipped with a warning and the
  * client still works (only the exit delay and console noise come back).
  */
-export function createNamingClient(config: NamingClientConfig, logger: MsRpcLogger, clock: Clock): NamingClient {
+export function createNamingClient(
+  nacos: NacosModule,
+  config: NamingClientConfig,
+  logger: MsRpcLogger,
+  clock: Clock,
+): NamingClient {
   const client = new nacos.NacosNamingClient({
     ...config,
     logger: nacosClientLogger(logger) as unknown as typeof console,

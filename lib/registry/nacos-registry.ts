@@ -17,19 +17,32 @@ import type { ServiceInstance } from './service-instance.js';
  * - `'http'`: the v1 HTTP API through the `nacos` npm client (Nacos 1.x, or servers that still
  *   serve it), see {@link NacosHttpRegistry}. Instances live by beats; the client never reports an
  *   empty list.
+ *
+ * The client packages are optional peers, imported on first use (or by {@link loadDependencies}):
+ * `@grpc/grpc-js` and `protobufjs` for `'grpc'`, `nacos` for `'http'`. A missing one fails the
+ * calls with MissingDependencyError, whose message is the `npm install` to run.
  */
 export class NacosRegistry implements Registry {
   readonly kind = 'nacos';
   /** `nacos://host:port,.../namespace`, the same for both protocols (see nacosIdentity). */
   readonly identity: string;
   readonly options: ResolvedNacosRegistryOptions;
-  private readonly impl: Registry;
+  private readonly impl: NacosHttpRegistry | NacosGrpcRegistry;
 
   /** @throws InvalidOptionsError naming the field. */
   constructor(options: NacosRegistryOptionsInput) {
     this.options = resolveNacosRegistryOptions(options);
     this.identity = nacosIdentity(this.options);
     this.impl = this.options.protocol === 'http' ? new NacosHttpRegistry(this.options) : new NacosGrpcRegistry(this.options);
+  }
+
+  /**
+   * Imports the client packages of the configured protocol now, without contacting Nacos, so that
+   * a missing one fails at startup (MsRpcModule calls it) rather than at the first registry call.
+   * @throws MissingDependencyError naming the packages to install.
+   */
+  loadDependencies(): Promise<void> {
+    return this.impl.loadDependencies();
   }
 
   register(reg: Registration): Promise<void> {

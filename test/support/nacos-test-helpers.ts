@@ -1,4 +1,5 @@
 import http from 'node:http';
+import nacos from 'nacos';
 import { systemClock } from '../../lib/common/clock.js';
 import type { MsRpcLogger } from '../../lib/common/logger.js';
 import { createNamingClient, type NamingClient } from '../../lib/registry/nacos-naming-client.js';
@@ -17,6 +18,7 @@ export function testNamingClient(
   config: { namespace?: string; username?: string; password?: string } = {},
 ): NamingClient {
   return createNamingClient(
+    nacos,
     { serverList: [server.address], namespace: config.namespace ?? 'public', username: config.username, password: config.password },
     recordingLogger(),
     systemClock,

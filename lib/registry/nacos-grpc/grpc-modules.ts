@@ -1,6 +1,7 @@
 import type * as GrpcJs from '@grpc/grpc-js';
-import { RegistryError } from '../../errors/registry-error.js';
-import { loadPayloadCodec, type PayloadCodec } from './payload-codec.js';
+import { loadOptionalPackage } from '../../common/optional-package.js';
+import { MissingDependencyError } from '../../errors/missing-dependency-error.js';
+import { GRPC_FEATURE, loadPayloadCodec, type PayloadCodec } from './payload-codec.js';
 
 /** The optional dependencies of the gRPC registry, loaded together. */
 export interface GrpcModules {
@@ -11,18 +12,17 @@ export interface GrpcModules {
 /**
  * Imports `@grpc/grpc-js` and `protobufjs` on first use, so that applications that never create a
  * gRPC Nacos registry (direct mode, `protocol: 'http'`) neither load nor need them.
- * @throws RegistryError naming the packages to install when one is missing.
+ * @throws MissingDependencyError naming every one of the two that is missing.
  */
 export async function loadGrpcModules(): Promise<GrpcModules> {
-  try {
-    const [grpc, codec] = await Promise.all([import('@grpc/grpc-js'), loadPayloadCodec()]);
-    // CommonJS under ESM: the namespace is the `default` export (named exports may be missing).
-    return { grpc: (grpc as unknown as { default?: typeof GrpcJs }).default ?? grpc, codec };
-  } catch (err) {
-    throw new RegistryError(
-      'Nacos over gRPC needs the optional packages @grpc/grpc-js and protobufjs: npm install @grpc/grpc-js protobufjs ' +
-        `(${(err as Error)?.message ?? String(err)})`,
-      { cause: err },
-    );
-  }
+  const [grpc, codec] = await Promise.allSettled([
+    loadOptionalPackage<typeof GrpcJs>(GRPC_FEATURE, ['@grpc/grpc-js'], () => import('@grpc/grpc-js')),
+    loadPayloadCodec(),
+  ]);
+  if (grpc.status === 'fulfilled' && codec.status === 'fulfilled') return { grpc: grpc.value, codec: codec.value };
+  const failures = [grpc, codec].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  const missing = failures.flatMap((err) => (err instanceof MissingDependencyError ? err.packages : []));
+  if (missing.length === 0) throw failures[0];
+  const first = failures[0] as MissingDependencyError;
+  throw new MissingDependencyError(missing, GRPC_FEATURE, { cause: first.cause });
 }

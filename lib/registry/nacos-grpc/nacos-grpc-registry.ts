@@ -1,12 +1,13 @@
 import { nacosIdentity } from '../nacos-registry-options.js';
 import type { TimerHandle } from '../../common/clock.js';
+import { MissingDependencyError } from '../../errors/missing-dependency-error.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import type { ResolvedNacosRegistryOptions } from '../nacos-registry-options.js';
 import { checkRegistration, type Registration } from '../registration.js';
 import type { InstancesListener, Registry } from '../registry.js';
 import type { ServiceInstance } from '../service-instance.js';
 import { nacosInstanceOf } from '../nacos-instance.js';
-import { loadGrpcModules } from './grpc-modules.js';
+import { loadGrpcModules, type GrpcModules } from './grpc-modules.js';
 import { NacosAuth } from './nacos-auth.js';
 import { NacosType, namingFields, type NacosInstanceJson, type NacosServiceInfoJson } from './nacos-messages.js';
 import { NacosRpcClient, type NacosCall } from './nacos-rpc-client.js';
@@ -25,7 +26,8 @@ import { ServiceSubscriptions } from './service-subscriptions.js';
  *   the directory above decides what to do with it.
  * - While Nacos is unreachable, subscribed services keep their last list and queried ones their
  *   last answer; a service never seen fails with RegistryError.
- * - `@grpc/grpc-js` and `protobufjs` are imported on first use.
+ * - `@grpc/grpc-js` and `protobufjs` (optional peers) are imported on first use; a missing one
+ *   fails every call with MissingDependencyError.
  */
 export class NacosGrpcRegistry implements Registry {
   readonly kind = 'nacos';
@@ -33,6 +35,7 @@ export class NacosGrpcRegistry implements Registry {
   private readonly registrations: RegistrationRedo;
   private readonly subscriptions: ServiceSubscriptions;
   private readonly queried = new Map<string, ServiceInstance[]>();
+  private modules: Promise<GrpcModules> | undefined;
   private client: Promise<NacosRpcClient> | undefined;
   /** The client once created (the modules are loaded on first use). */
   private rpc: NacosRpcClient | undefined;
@@ -120,13 +123,21 @@ export class NacosGrpcRegistry implements Registry {
     client?.close();
   }
 
+  /**
+   * Imports `@grpc/grpc-js` and `protobufjs` now, without connecting.
+   * @throws MissingDependencyError naming the packages to install.
+   */
+  async loadDependencies(): Promise<void> {
+    await (this.modules ??= loadGrpcModules());
+  }
+
   private instance(reg: Registration): NacosInstanceJson {
     return nacosInstanceOf(reg, reg.cluster ?? this.options.cluster);
   }
 
   private start(): Promise<NacosRpcClient> {
     this.client ??= (async () => {
-      const modules = await loadGrpcModules();
+      const modules = await (this.modules ??= loadGrpcModules());
       const o = this.options;
       const auth =
         o.username !== undefined
@@ -193,6 +204,8 @@ export class NacosGrpcRegistry implements Registry {
       return await op();
     } catch (err) {
       if (err instanceof RegistryError && /closed$/.test(err.message)) throw err;
+      // A configuration fault, not an outage: it keeps its type and its `npm install` advice.
+      if (err instanceof MissingDependencyError) throw err;
       const servers = this.options.servers.map((s) => `${s.host}:${s.grpcPort}`).join(',');
       throw new RegistryError(`Nacos ${what} failed (servers ${servers}): ${(err as Error)?.message ?? String(err)}`, { cause: err });
     }

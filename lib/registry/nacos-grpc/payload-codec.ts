@@ -9,6 +9,8 @@
  * .proto file would not survive the tsc build) and protobufjs is loaded only when a gRPC Nacos
  * registry starts, so direct-mode users never load it.
  */
+import type * as Protobuf from 'protobufjs';
+import { loadOptionalPackage } from '../../common/optional-package.js';
 
 /** Full method paths: the proto has no package, so the services are top-level. */
 export const NACOS_UNARY_PATH = '/Request/request';
@@ -69,9 +71,18 @@ interface PayloadMessage {
   body?: { typeUrl?: string; value?: Uint8Array };
 }
 
-/** Builds a codec; protobufjs is imported here, on first use, not at module load. */
+/** What the gRPC registry needs protobufjs for. */
+export const GRPC_FEATURE = "Nacos over gRPC (NacosRegistry protocol 'grpc', the default)";
+
+/**
+ * Builds a codec; protobufjs is imported here, on first use, not at module load.
+ * @throws MissingDependencyError when protobufjs is not installed.
+ */
 export async function loadPayloadCodec(): Promise<PayloadCodec> {
-  const protobuf = (await import('protobufjs')).default;
+  return createPayloadCodec(await loadOptionalPackage<typeof Protobuf>(GRPC_FEATURE, ['protobufjs'], () => import('protobufjs')));
+}
+
+export function createPayloadCodec(protobuf: typeof Protobuf): PayloadCodec {
   const root = protobuf.Root.fromJSON(DESCRIPTOR);
   const Payload = root.lookupType('Payload');
   return {
