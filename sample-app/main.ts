@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { NacosGrpcTestServer } from '../test/support/nacos-grpc/nacos-grpc-test-server.js';
+import { NacosGrpcTestServer } from '../lib/testing/index.js';
 import { runDemo } from './demo.js';
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Runs the project's Nacos test servers by hand, for local demos without a real Nacos:
+ * Runs the Nacos test servers of `nestjs-ms-rpc/testing` by hand, for local demos without a real Nacos:
  *
  *   node dist/scripts/nacos-test-server.js [port]        (or NACOS_TEST_PORT; default 8848)
  *
@@ -10,8 +10,7 @@
  * auth on for both. It listens on 127.0.0.1 only and keeps everything in memory; it is a protocol
  * stand-in, not Nacos.
  */
-import { NacosGrpcTestServer } from '../test/support/nacos-grpc/nacos-grpc-test-server.js';
-import { NacosTestServer } from '../test/support/nacos-test-server.js';
+import { startNacosTestServers } from '../lib/testing/index.js';
 
 function parsePort(raw: string | undefined): number {
   if (raw === undefined || raw === '') return 8848;
@@ -27,18 +26,10 @@ async function main(): Promise<void> {
   const port = parsePort(process.argv[2] ?? process.env.NACOS_TEST_PORT);
   const username = process.env.NACOS_TEST_USERNAME || undefined;
   const password = username ? (process.env.NACOS_TEST_PASSWORD ?? '') : undefined;
-  const http = new NacosTestServer({ port, username, password });
-  await http.start();
-  // The HTTP server answers the login on the main port; the gRPC server accepts its tokens.
-  const grpc = new NacosGrpcTestServer({
-    port,
-    grpcPort: port + 1000,
-    auth: username ? { username, password: password ?? '', login: false, acceptToken: (t) => http.acceptsToken(t) } : undefined,
-  });
-  await grpc.start();
+  const servers = await startNacosTestServers({ port, username, password });
   console.log(
-    `nacos-test-server: HTTP (v1 API, login) on http://${http.address}/nacos, gRPC on 127.0.0.1:${grpc.grpcPort}` +
-      ` (serverList: '${http.address}')${username ? ' with auth' : ''}`,
+    `nacos-test-server: HTTP (v1 API, login) on http://${servers.http.address}/nacos, gRPC on 127.0.0.1:${servers.grpc.grpcPort}` +
+      ` (serverList: '${servers.serverList}')${username ? ' with auth' : ''}`,
   );
 
   let stopping = false;
@@ -46,7 +37,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`nacos-test-server: ${signal}, stopping`);
-    Promise.all([http.stop(), grpc.stop()]).then(
+    servers.stop().then(
       () => process.exit(0),
       (err: unknown) => {
         console.error(err);

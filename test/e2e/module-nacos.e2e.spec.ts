@@ -7,8 +7,7 @@ import { firstValueFrom } from 'rxjs';
 import { MS_RPC_REGISTRY, MsRpcClient, MsRpcModule, MsRpcServer, type Registry } from '../../lib/index.js';
 import { FAST_BEATS, FAST_NACOS } from '../support/nacos-discovery-fixture.js';
 import { recordingLogger, waitFor } from '../support/nacos-test-helpers.js';
-import { NacosTestServer } from '../support/nacos-test-server.js';
-import { NacosGrpcTestServer } from '../support/nacos-grpc/nacos-grpc-test-server.js';
+import { NacosTestServer, NacosGrpcTestServer } from '../../lib/testing/index.js';
 
 /**
  * Nacos mode through MsRpcModule: a HYBRID provider app (HTTP + MsRpcServer from createServer)

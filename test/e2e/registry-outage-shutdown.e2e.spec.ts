@@ -8,8 +8,7 @@ import { MsRpcModule, MsRpcServer, RpcTimeoutError } from '../../lib/index.js';
 import { startBlackHole, type BlackHole } from '../support/black-hole-server.js';
 import { FAST_BEATS, FAST_NACOS, NestLogRecorder } from '../support/nacos-discovery-fixture.js';
 import { recordingLogger, waitFor } from '../support/nacos-test-helpers.js';
-import { NacosTestServer } from '../support/nacos-test-server.js';
-import { NacosGrpcTestServer } from '../support/nacos-grpc/nacos-grpc-test-server.js';
+import { NacosTestServer, NacosGrpcTestServer } from '../../lib/testing/index.js';
 
 /**
  * app.close() of a real Nest app registered in Nacos, once every Nacos node has gone: down

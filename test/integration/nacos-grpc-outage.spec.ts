@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { DiscoveryFixture, SERVICE, type DiscoveryConsumer } from '../support/nacos-discovery-fixture.js';
-import { NacosGrpcTestServer } from '../support/nacos-grpc/nacos-grpc-test-server.js';
-import { NacosGrpcTestStore } from '../support/nacos-grpc/grpc-test-store.js';
+import { NacosGrpcTestServer, NacosGrpcTestStore } from '../../lib/testing/index.js';
 import { sleep, waitFor } from '../support/nacos-test-helpers.js';
 
 /**

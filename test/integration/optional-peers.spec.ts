@@ -7,6 +7,7 @@ const SCRIPT = fileURLToPath(new URL('../support/scripts/optional-peers.mjs', im
 
 interface PeersReport {
   afterImport: string[];
+  afterTestingImport?: string[];
   afterUse: string[];
   outcome: 'ok' | 'caught';
   answer?: unknown;
@@ -51,6 +52,11 @@ describe('optional registry packages are loaded only when used', () => {
   it('importing the library and making a direct-mode call loads none of them', async () => {
     const report = await run({ MODE: 'direct' });
     expect(report).toMatchObject({ outcome: 'ok', answer: 'hi', afterImport: [], afterUse: [] });
+  });
+
+  it('nestjs-ms-rpc/testing loads none of them either until a gRPC test server starts', async () => {
+    const report = await run({ MODE: 'testing' });
+    expect(report).toMatchObject({ outcome: 'ok', afterImport: [], afterTestingImport: [], afterUse: [] });
   });
 
   it("protocol 'http' loads nacos only; protocol 'grpc' loads @grpc/grpc-js and protobufjs only", async () => {

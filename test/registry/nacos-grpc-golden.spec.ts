@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import protobuf from 'protobufjs';
 import { NacosRegistry } from '../../lib/registry/index.js';
-import { NacosGrpcTestServer, type TranscriptEntry } from '../support/nacos-grpc/nacos-grpc-test-server.js';
+import { NacosGrpcTestServer, type TranscriptEntry } from '../../lib/testing/index.js';
 import { recordingLogger, waitFor } from '../support/nacos-test-helpers.js';
 
 /**

@@ -1,5 +1,4 @@
-import { NacosGrpcTestServer } from '../support/nacos-grpc/nacos-grpc-test-server.js';
-import { NacosTestServer } from '../support/nacos-test-server.js';
+import { NacosGrpcTestServer, NacosTestServer } from '../../lib/testing/index.js';
 import { registryConformance } from '../support/registry-conformance.js';
 
 /** The same registry scenarios through both protocols, each against its protocol-faithful test server. */

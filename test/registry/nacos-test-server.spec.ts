@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import dgram from 'node:dgram';
 import http from 'node:http';
 import type { NamingClient } from '../../lib/registry/nacos-naming-client.js';
-import { NacosTestPusher, loopbackTarget } from '../support/nacos-test-push.js';
-import { NacosTestServer, type NacosTestServerOptions } from '../support/nacos-test-server.js';
+import { NacosTestPusher, loopbackTarget } from '../../lib/testing/nacos-test-push.js';
+import { NacosTestServer, type NacosTestServerOptions } from '../../lib/testing/index.js';
 import { nacosHttp, sleep, testNamingClient, waitFor } from '../support/nacos-test-helpers.js';
 
 const INSTANCE = '/nacos/v1/ns/instance';

@@ -15,9 +15,7 @@ import {
 } from '../../lib/index.js';
 import { DirectorySnapshotStore } from '../../lib/directory/directory-snapshot.js';
 import { serverListIdentity } from '../../lib/registry/registry-identity.js';
-import { NacosGrpcTestServer } from './nacos-grpc/nacos-grpc-test-server.js';
-import type { NacosGrpcTestServerOptions } from './nacos-grpc/grpc-test-options.js';
-import { NacosTestServer, type NacosTestServerOptions } from './nacos-test-server.js';
+import { NacosGrpcTestServer, type NacosGrpcTestServerOptions, NacosTestServer, type NacosTestServerOptions } from '../../lib/testing/index.js';
 import { callLoop } from './discovery-call-loop.js';
 import { recordingLogger, sleep } from './nacos-test-helpers.js';
 

@@ -3,7 +3,7 @@ import nacos from 'nacos';
 import { systemClock } from '../../lib/common/clock.js';
 import type { MsRpcLogger } from '../../lib/common/logger.js';
 import { createNamingClient, type NamingClient } from '../../lib/registry/nacos-naming-client.js';
-import type { NacosTestServer } from './nacos-test-server.js';
+import type { NacosTestServer } from '../../lib/testing/index.js';
 
 /** Logger that keeps every line, so tests stay quiet and can assert on warnings. */
 export function recordingLogger(): MsRpcLogger & { lines: Array<{ level: string; message: string }> } {

@@ -1,4 +1,4 @@
-import type { NacosTestServer } from './nacos-test-server.js';
+import type { NacosTestServer } from '../../lib/testing/index.js';
 import { SOAK_NACOS_TIMINGS } from './soak-options.js';
 import { ProviderStartError, type SoakProviderProcess } from './soak-provider-process.js';
 import { ShuffleBag, type SoakRandom } from './soak-random.js';

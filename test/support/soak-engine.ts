@@ -6,7 +6,7 @@ import type { ChannelCache } from '../../lib/channel/channel-cache.js';
 import { RpcMetrics } from '../../lib/metrics/rpc-metrics.js';
 import { NacosRegistry } from '../../lib/registry/nacos-registry.js';
 import { TrackingClock } from './loopback-utils.js';
-import { NacosTestServer } from './nacos-test-server.js';
+import { NacosTestServer } from '../../lib/testing/index.js';
 import { ChaosMonkey, FAULT_KINDS, type FaultKind } from './soak-chaos.js';
 import { SoakClient } from './soak-client.js';
 import { CallLedger } from './soak-ledger.js';

@@ -5,6 +5,7 @@
 //   http    NacosRegistry protocol 'http' loads its dependencies
 //   grpc    NacosRegistry protocol 'grpc' loads its dependencies
 //   module  MsRpcModule.forRoot({ nacos }) in a Nest application context (NACOS_PROTOCOL)
+//   testing imports nestjs-ms-rpc/testing too and starts its HTTP test server
 // HIDE (comma-separated package names) makes those packages unresolvable, as when not installed.
 import { createRequire, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -32,6 +33,12 @@ try {
     await server.close();
   } else if (process.env.MODE === 'http' || process.env.MODE === 'grpc') {
     await new lib.NacosRegistry({ serverList: '127.0.0.1:1', protocol: process.env.MODE, logger: quiet }).loadDependencies();
+  } else if (process.env.MODE === 'testing') {
+    const testing = await import(pathToFileURL(process.env.MS_RPC_LIB.replace(/index\.js$/, 'testing/index.js')).href);
+    report.afterTestingImport = loaded();
+    const server = new testing.NacosTestServer();
+    await server.start();
+    await server.stop();
   } else if (process.env.MODE === 'module') {
     const { Module } = await import('@nestjs/common');
     const { NestFactory } = await import('@nestjs/core');

@@ -1,4 +1,4 @@
-import type { NacosInstanceSpec } from '../../../lib/registry/nacos-instance.js';
+import type { NacosInstanceSpec } from '../../registry/nacos-instance.js';
 import { DEFAULT_CLUSTER } from '../nacos-test-store.js';
 
 /** An instance as a connection published it (Nacos's `Instance`, instanceId filled by the server). */

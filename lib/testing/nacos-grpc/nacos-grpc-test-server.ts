@@ -1,7 +1,7 @@
 import net, { type AddressInfo, type Socket } from 'node:net';
-import * as grpcNs from '@grpc/grpc-js';
 import type * as GrpcJs from '@grpc/grpc-js';
-import { loadPayloadCodec, type NacosPayload, type PayloadCodec } from '../../../lib/registry/nacos-grpc/payload-codec.js';
+import { loadGrpcModules, type GrpcModules } from '../../registry/nacos-grpc/grpc-modules.js';
+import type { NacosPayload, PayloadCodec } from '../../registry/nacos-grpc/payload-codec.js';
 import { groupedName, namespaceOf } from '../nacos-test-store.js';
 import { NacosGrpcTestAuth } from './grpc-test-auth.js';
 import { GrpcTestConnection } from './grpc-test-connection.js';
@@ -9,8 +9,6 @@ import { GrpcTestNaming, NamingRefusal } from './grpc-test-naming.js';
 import { resolveNacosGrpcTestServerOptions, type NacosGrpcTestServerOptions, type ResolvedNacosGrpcTestServerOptions } from './grpc-test-options.js';
 import { GrpcTestPusher, type GrpcPushRecord } from './grpc-test-pusher.js';
 import { NacosGrpcTestStore, type GrpcStoredInstance } from './grpc-test-store.js';
-
-const grpc: typeof GrpcJs = (grpcNs as unknown as { default?: typeof GrpcJs }).default ?? grpcNs;
 
 /** One Payload that crossed the wire, as the server saw it. */
 export interface TranscriptEntry {
@@ -48,6 +46,8 @@ export class NacosGrpcTestServer {
   private readonly sockets = new Set<Socket>();
   private readonly pusher: GrpcTestPusher;
   private readonly naming: GrpcTestNaming;
+  /** `@grpc/grpc-js` and protobufjs, imported by the first start() (optional peers). */
+  private modules: GrpcModules | undefined;
   private codec: PayloadCodec | undefined;
   private grpcServer: GrpcJs.Server | undefined;
   private injector: GrpcJs.ConnectionInjector | undefined;
@@ -97,7 +97,9 @@ export class NacosGrpcTestServer {
    */
   async start(opts: { wipe?: boolean } = {}): Promise<void> {
     if (this.grpcServer) throw new Error('NacosGrpcTestServer already running');
-    this.codec ??= await loadPayloadCodec();
+    this.modules ??= await loadGrpcModules();
+    this.codec = this.modules.codec;
+    const { grpc } = this.modules;
     if (opts.wipe) {
       this.store.wipe(`${this.options.name}/`);
       this.auth?.reset();

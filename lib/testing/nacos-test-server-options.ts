@@ -1,26 +1,54 @@
-/** Options of {@link NacosTestServer}; every timing is shortenable so tests stay fast. */
 /** Loopback only: a test server must never be reachable from, or talk to, anything else. */
 const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'];
 
+/** Options of {@link NacosTestServer}; every timing is shortenable so tests stay fast. */
 export interface NacosTestServerOptions {
-  /** 0 picks a free port on first start; later restarts reuse the port actually bound. */
+  /**
+   * 0 picks a free port on first start; later restarts reuse the port actually bound.
+   * @default 0
+   */
   port?: number;
-  /** Loopback only: '127.0.0.1' (default), '::1' or 'localhost'. */
+  /**
+   * Loopback only: '127.0.0.1', '::1' or 'localhost'.
+   * @default '127.0.0.1'
+   */
   host?: string;
-  /** Ephemeral instance turns unhealthy after this long without a beat. Default 15000. */
+  /**
+   * Ephemeral instance turns unhealthy after this long without a beat.
+   * @default 15000
+   */
   heartbeatTimeoutMs?: number;
-  /** Ephemeral instance is removed after this long without a beat. Default 30000. */
+  /**
+   * Ephemeral instance is removed after this long without a beat.
+   * @default 30000
+   */
   deleteTimeoutMs?: number;
-  /** Delay between a change and its UDP push. Default 500. */
+  /**
+   * Delay between a change and its UDP push.
+   * @default 500
+   */
   pushDelayMs?: number;
-  /** When set (with password), every naming call must authenticate, else HTTP 403. */
+  /**
+   * When set (with password), every naming call must authenticate, else HTTP 403.
+   * @default undefined (no auth)
+   */
   username?: string;
+  /** @default undefined */
   password?: string;
-  /** `clientBeatInterval` answered to beats. Default 5000. */
+  /**
+   * `clientBeatInterval` answered to beats.
+   * @default 5000
+   */
   clientBeatIntervalMs?: number;
-  /** `cacheMillis` of ServiceInfo, i.e. the client's polling period. Default 10000. */
+  /**
+   * `cacheMillis` of ServiceInfo, i.e. the client's polling period.
+   * @default 10000
+   */
   cacheMillis?: number;
-  /** Period of the single health-check timer. Default: a fifth of the shortest timeout, within [10, 1000]. */
+  /**
+   * Period of the single health-check timer.
+   * @default a fifth of the shortest timeout, within [10, 1000]
+   */
   checkIntervalMs?: number;
 }
 

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type * as GrpcJs from '@grpc/grpc-js';
-import type { NacosPayload, PayloadCodec } from '../../../lib/registry/nacos-grpc/payload-codec.js';
+import type { NacosPayload, PayloadCodec } from '../../registry/nacos-grpc/payload-codec.js';
 
 /** A response the client wrote on the stream, matched to the server's request by requestId. */
 type Waiter = (payload: NacosPayload | undefined) => void;

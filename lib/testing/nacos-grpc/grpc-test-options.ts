@@ -1,53 +1,105 @@
-/** Options of {@link NacosGrpcTestServer}; every timing of a real Nacos is shortenable. */
-
+/** Loopback only: a test server must never be reachable from, or talk to, anything else. */
 const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'];
 
+/** Authentication of {@link NacosGrpcTestServer}, as Nacos's default auth plugin does it. */
 export interface NacosGrpcTestAuthOptions {
   username: string;
   password: string;
-  /** `tokenTtl` answered by the login, in seconds (Nacos: 18000). */
+  /**
+   * `tokenTtl` answered by the login, in seconds (as Nacos).
+   * @default 18000
+   */
   tokenTtlSeconds?: number;
-  /** Serve the login (v3 + v1 paths) over HTTP on the main port. Default true. */
+  /**
+   * Serve the login (v3 + v1 paths) over HTTP on the main port.
+   * @default true
+   */
   login?: boolean;
-  /** Answer 404 on the v3 login path, as servers before 3.0 do (the client falls back to v1). */
+  /**
+   * Answer 404 on the v3 login path, as servers before 3.0 do (the client falls back to v1).
+   * @default false
+   */
   v1Only?: boolean;
-  /** Also accept tokens issued elsewhere (e.g. by the HTTP test server on the same main port). */
+  /**
+   * Also accept tokens issued elsewhere (e.g. by the HTTP test server on the same main port).
+   * @default undefined
+   */
   acceptToken?: (token: string) => boolean;
 }
 
+/** Options of {@link NacosGrpcTestServer}; every timing of a real Nacos is shortenable. */
 export interface NacosGrpcTestServerOptions {
-  /** Loopback only. Default '127.0.0.1'. */
+  /**
+   * Loopback only: '127.0.0.1', '::1' or 'localhost'.
+   * @default '127.0.0.1'
+   */
   host?: string;
   /**
    * Main port P: the gRPC port is P + 1000 and the login (when auth is on) listens on P. 0 picks a
    * free P whose P + 1000 is free too. Later restarts reuse the ports actually bound.
+   * @default 0
    */
   port?: number;
-  /** Explicit gRPC port instead of P + 1000 (0 = any free port). */
+  /**
+   * Explicit gRPC port instead of P + 1000 (0 = any free port).
+   * @default undefined (P + 1000)
+   */
   grpcPort?: number;
-  /** Name of this node in logs and connection ids of a cluster. Default 'node'. */
+  /**
+   * Name of this node in logs and connection ids of a cluster.
+   * @default 'node'
+   */
   name?: string;
-  /** Delay between a change and its push, batching changes (Nacos: 500). */
+  /**
+   * Delay between a change and its push, batching changes (as Nacos).
+   * @default 500
+   */
   pushDelayMs?: number;
-  /** Delay of the push that follows a subscribe (Nacos: ~500). */
+  /**
+   * Delay of the push that follows a subscribe (Nacos: about 500).
+   * @default pushDelayMs
+   */
   subscribePushDelayMs?: number;
-  /** How long a push waits for its ack before it is retried (Nacos pushTaskTimeout: 5000). */
+  /**
+   * How long a push waits for its ack before it is retried (as Nacos).
+   * @default 5000
+   */
   pushTimeoutMs?: number;
-  /** Pause before a push is retried (Nacos: 1000). */
+  /**
+   * Pause before a push is retried (as Nacos).
+   * @default 1000
+   */
   pushRetryDelayMs?: number;
-  /** A connection idle this long gets a ClientDetectionRequest (Nacos KEEP_ALIVE_TIME: 20000). */
+  /**
+   * A connection idle this long gets a ClientDetectionRequest (as Nacos).
+   * @default 20000
+   */
   idleTimeoutMs?: number;
-  /** Period of the idle scan (Nacos: 3000). */
+  /**
+   * Period of the idle scan (as Nacos).
+   * @default 3000
+   */
   detectionIntervalMs?: number;
-  /** How long a ClientDetectionRequest waits for its answer before the connection is dropped (Nacos: 5000). */
+  /**
+   * How long a ClientDetectionRequest waits for its answer before the connection is dropped (as Nacos).
+   * @default 5000
+   */
   detectionTimeoutMs?: number;
   /**
    * How long instances of a connection of a node that stopped stay in a shared store, as other
-   * cluster nodes keep a dead node's clients until they expire (Nacos: 180000).
+   * cluster nodes keep a dead node's clients until they expire (as Nacos).
+   * @default 180000
    */
   orphanExpiryMs?: number;
+  /**
+   * Require authentication (Nacos's default auth plugin).
+   * @default undefined (no auth)
+   */
   auth?: NacosGrpcTestAuthOptions;
-  /** PEM key and certificate: TLS on the gRPC port. */
+  /**
+   * PEM key and certificate: TLS on the gRPC port.
+   * @default undefined (plaintext)
+   */
   tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
