@@ -17,7 +17,10 @@ export interface BalancerDeps {
   random: () => number;
 }
 
-/** Makes a fresh balancer (own rotation state) from resolved options. */
+/**
+ * Makes a fresh balancer (own rotation state) from resolved options: what `balancer.strategy`
+ * takes for a custom strategy. `deps.clock` and `deps.random` are the client's (seeded in tests).
+ */
 export type BalancerFactory = (options: Readonly<BalancerOptions>, deps: Readonly<BalancerDeps>) => Balancer;
 
 /**
@@ -63,20 +66,28 @@ export class BalancerRegistry {
   }
 
   /**
-   * A new balancer for one provider list: the named strategy (or the given instance), wrapped by
-   * warm-up when `warmup` is on. Throws InvalidOptionsError naming the field on bad options.
+   * A new balancer for one provider list: the named strategy, the given factory's product or the
+   * given instance, wrapped by warm-up when `warmup` is on. Throws InvalidOptionsError naming the
+   * field on bad options, or when a factory returns no Balancer (or throws).
    */
   create(partial: Partial<BalancerOptions> = {}, fieldPrefix = 'balancer'): Balancer {
     const options = this.resolve(partial, fieldPrefix);
+    const { strategy } = options;
+    const field = fieldPrefix ? `${fieldPrefix}.strategy` : 'strategy';
     let balancer: Balancer;
-    if (typeof options.strategy === 'string') {
-      balancer = this.factories.get(options.strategy)!(options, this.deps);
-      if (balancer === null || typeof balancer !== 'object' || typeof balancer.pick !== 'function') {
-        const field = fieldPrefix ? `${fieldPrefix}.strategy` : 'strategy';
-        throw new InvalidOptionsError(field, `the factory of "${options.strategy}" returned no Balancer`);
-      }
+    if (typeof strategy === 'object') {
+      balancer = strategy;
     } else {
-      balancer = options.strategy;
+      const factory = typeof strategy === 'string' ? this.factories.get(strategy)! : strategy;
+      const what = typeof strategy === 'string' ? `the factory of "${strategy}"` : 'the balancer factory';
+      try {
+        balancer = factory(options, this.deps);
+      } catch (err) {
+        throw new InvalidOptionsError(field, `${what} threw: ${(err as Error)?.message ?? String(err)}`);
+      }
+      if (balancer === null || typeof balancer !== 'object' || typeof balancer.pick !== 'function' || typeof balancer.name !== 'string') {
+        throw new InvalidOptionsError(field, `${what} returned no Balancer (an object with name and pick())`);
+      }
     }
     return options.warmup ? new WarmupBalancer(balancer, options.warmupMs, this.deps.clock) : balancer;
   }

@@ -15,6 +15,8 @@ export interface CallDefaults {
   readonly retries: number;
   readonly idempotentPatterns: ReadonlySet<string>;
   readonly hashKey: HashKeyFunction | undefined;
+  /** A custom balancer may route by pattern: every call gets a PickContext (the built-ins only read `hashKey`). */
+  readonly contextEveryCall: boolean;
 }
 
 /**
@@ -59,7 +61,8 @@ export function resolveCallSettings(
     }
   }
   if (!hasHashKey && defaults.hashKey) hashKey = defaults.hashKey(rawPattern, data);
-  const context: PickContext | undefined = hashKey !== undefined ? { hashKey, pattern } : undefined;
+  const context: PickContext | undefined =
+    hashKey !== undefined ? { hashKey, pattern } : defaults.contextEveryCall ? { pattern } : undefined;
   return {
     pattern,
     data,
