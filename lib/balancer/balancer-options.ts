@@ -1,13 +1,15 @@
 import { checkBoolean, checkFunction, checkInteger, checkKnownKeys, checkOneOf, checkString } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { Balancer } from './balancer.js';
+import type { BalancerFactory } from './balancer-registry.js';
 import { MAX_VIRTUAL_NODES } from './consistent-hash-balancer.js';
 import { DEFAULT_WARMUP_MS } from './warmup-balancer.js';
 
-/** The strategies every {@link BalancerRegistry} knows. */
-export const BUILTIN_BALANCER_NAMES = ['random', 'round-robin', 'least-active', 'consistent-hash'] as const;
+/** The strategies built in (see {@link BalancerOptions.strategy}). */
+export type BuiltinBalancerName = 'random' | 'round-robin' | 'least-active' | 'consistent-hash';
 
-export type BuiltinBalancerName = (typeof BUILTIN_BALANCER_NAMES)[number];
+/** The strategies every {@link BalancerRegistry} knows. */
+export const BUILTIN_BALANCER_NAMES: readonly BuiltinBalancerName[] = ['random', 'round-robin', 'least-active', 'consistent-hash'];
 
 /**
  * Derives the consistent-hash key of a call from its pattern and payload (Dubbo hashes the first
@@ -18,13 +20,18 @@ export type HashKeyFunction = (pattern: unknown, data: unknown) => string | unde
 /** How a client spreads calls over the providers of a service. */
 export interface BalancerOptions {
   /**
-   * A strategy name — 'random' (weighted random), 'round-robin' (smooth weighted round-robin),
-   * 'least-active' (fewest calls in flight), 'consistent-hash' (affinity on `hashKey`), or a
-   * name registered on the BalancerRegistry — or your own Balancer instance, used as is (and still
-   * wrapped by warm-up when `warmup` is on; read weights with `candidateWeight()` to honour it).
+   * A built-in strategy — 'random' (weighted random), 'round-robin' (smooth weighted round-robin),
+   * 'least-active' (fewest calls in flight), 'consistent-hash' (affinity on `hashKey`) — or your own:
+   * - a {@link BalancerFactory} `(options, deps) => Balancer`, called once per client (each client
+   *   balances one service, so each gets its own rotation state). The form to use in
+   *   `MsRpcModule.forRoot({ clientDefaults })`, which every client shares;
+   * - a Balancer instance, used as is by this one client.
+   *
+   * Your own is still wrapped by warm-up when `warmup` is on: read weights with
+   * `candidateWeight()` to honour it.
    * @default 'random'
    */
-  strategy: BuiltinBalancerName | (string & {}) | Balancer;
+  strategy: BuiltinBalancerName | (string & {}) | Balancer | BalancerFactory;
   /**
    * Ramp up providers that started less than `warmupMs` ago: weight × uptime / warmupMs, at least
    * 1 % of it. Needs the `startTime` metadata MsRpcServer registers; others count as warm.
@@ -93,10 +100,14 @@ export function resolveBalancerOptions(
   return resolved;
 }
 
-function checkStrategy(field: string, value: unknown, strategies: readonly string[]): string | Balancer {
+function checkStrategy(field: string, value: unknown, strategies: readonly string[]): BalancerOptions['strategy'] {
   if (typeof value === 'string') return checkOneOf(field, value, strategies);
+  if (typeof value === 'function') return value as BalancerFactory;
   if (value === null || typeof value !== 'object') {
-    throw new InvalidOptionsError(field, `expected a strategy name (${strategies.join(', ')}) or a Balancer object`);
+    throw new InvalidOptionsError(
+      field,
+      `expected a strategy name (${strategies.join(', ')}), a Balancer object or a factory (options, deps) => Balancer`,
+    );
   }
   const balancer = value as Partial<Balancer>;
   checkFunction(`${field}.pick`, balancer.pick);

@@ -28,10 +28,10 @@ import { ServiceDiscovery } from './service-discovery.js';
 
 export type { MsRpcClientEvents, MsRpcClientStatus } from './client-events.js';
 
-/** What a client may share with others (MsRpcModule injects these). */
+/** What a client may share with others: a clock (tests), and metrics collected in one RpcMetrics. */
 export interface MsRpcClientDeps {
   clock?: Clock;
-  /** A shared channel cache (with its watchdog attached); by default the client owns one. */
+  /** @internal MsRpcModule's shared channel cache (with its watchdog attached); by default the client owns one. */
   channels?: ChannelCache;
   metrics?: RpcMetrics;
 }
@@ -90,6 +90,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       retries: this.options.retries,
       idempotentPatterns: new Set(this.options.idempotentPatterns),
       hashKey: this.options.balancer.hashKey,
+      contextEveryCall: typeof this.options.balancer.strategy !== 'string',
     };
     if (deps.channels) {
       this.channels = deps.channels;

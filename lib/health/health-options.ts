@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../common/clock.js';
 import { checkBoolean, checkFunction, checkInteger, checkKnownKeys, checkString } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { MAX_TIMER_DELAY_MS } from '../liveness/timer-delay.js';
-import type { Registry } from '../registry/registry.js';
+import type { ReachableRegistry } from './health-source.js';
 import type { HealthSource, WatchedSource } from './health-source.js';
 
 /** Injection token of the {@link MsRpcHealthOptions} (a `Partial`) read by `MsRpcHealthIndicator`. */
@@ -14,7 +14,7 @@ export interface MsRpcHealthOptions {
    * providers. Pass the same instance the clients use.
    * @default undefined
    */
-  registry: Registry | undefined;
+  registry: ReachableRegistry | undefined;
   /**
    * Budget for `isReachable()`: no answer in time counts as unreachable (a hung registry must not
    * hang the probe past the orchestrator's own timeout).
@@ -90,7 +90,7 @@ export function resolveHealthOptions(partial: Partial<MsRpcHealthOptions> = {}):
   checkKnownKeys('health', partial, KNOWN_KEYS);
   const d = DEFAULT_HEALTH_OPTIONS;
   const registry = partial.registry ?? d.registry;
-  if (registry !== undefined) checkFunction('health.registry.isReachable', (registry as Partial<Registry>).isReachable);
+  if (registry !== undefined) checkFunction('health.registry.isReachable', (registry as Partial<ReachableRegistry>).isReachable);
   const clock = partial.clock ?? d.clock;
   checkFunction('health.clock.now', clock?.now);
   checkFunction('health.clock.setTimeout', clock.setTimeout);

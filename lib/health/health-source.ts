@@ -11,6 +11,14 @@ export interface HealthSource {
   knownProviderCount(): number;
 }
 
+/** What the indicator asks a registry: every {@link Registry} (NacosRegistry, StaticRegistry...) has it. */
+export interface ReachableRegistry {
+  /** e.g. `'nacos'`, reported as `registry.kind`. */
+  readonly kind: string;
+  /** Whether the registry answers now. */
+  isReachable(): Promise<boolean>;
+}
+
 /** A source and how much the application depends on it. */
 export interface WatchedSource {
   source: HealthSource;

@@ -7,6 +7,8 @@ export { MsRpcHealthIndicator } from './ms-rpc-health-indicator.js';
 export type { MsRpcHealthDetails } from './ms-rpc-health-indicator.js';
 export { MsRpcHealthModule } from './ms-rpc-health-module.js';
 export type { MsRpcHealthAsyncOptions } from './ms-rpc-health-module.js';
-export { DEFAULT_HEALTH_OPTIONS, MS_RPC_HEALTH_OPTIONS, resolveHealthOptions } from './health-options.js';
-export type { MsRpcHealthOptions, ResolvedHealthOptions } from './health-options.js';
-export type { HealthSource, RegistryHealth, ServiceHealth, WatchedSource } from './health-source.js';
+export { MS_RPC_HEALTH_OPTIONS } from './health-options.js';
+export type { MsRpcHealthOptions } from './health-options.js';
+export type { HealthSource, ReachableRegistry, RegistryHealth, ServiceHealth, WatchedSource } from './health-source.js';
+// The main entry's Clock, re-exported so that this entry's signatures read on their own.
+export type { Clock, TimerHandle } from '../common/clock.js';

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult, type HealthIndicatorStatus } from '@nestjs/terminus';
 import type { TimerHandle } from '../common/clock.js';
-import type { Registry } from '../registry/registry.js';
 import {
   MS_RPC_HEALTH_OPTIONS,
   resolveHealthOptions,
@@ -9,7 +8,7 @@ import {
   type MsRpcHealthOptions,
   type ResolvedHealthOptions,
 } from './health-options.js';
-import type { HealthSource, RegistryHealth, ServiceHealth } from './health-source.js';
+import type { HealthSource, ReachableRegistry, RegistryHealth, ServiceHealth } from './health-source.js';
 
 /** The result data under the indicator's key (besides Terminus' own `status`). */
 // A type alias, not an interface: Terminus' data parameter needs an implicit index signature.
@@ -127,7 +126,7 @@ export class MsRpcHealthIndicator {
     return services;
   }
 
-  private async pingRegistry(registry: Registry): Promise<RegistryHealth> {
+  private async pingRegistry(registry: ReachableRegistry): Promise<RegistryHealth> {
     const { clock, registryTimeoutMs, registryRequired } = this.options;
     const started = clock.now();
     const result: RegistryHealth = { kind: registry.kind, reachable: false, required: registryRequired, responseTimeMs: 0 };

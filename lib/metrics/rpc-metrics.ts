@@ -41,7 +41,7 @@ export class RpcMetrics {
 
   // ---- calls -------------------------------------------------------------------------------
 
-  /** A request/response call begins (before a provider is picked). Pass the token back when it ends. */
+  /** @internal A request/response call begins (before a provider is picked). Pass the token back when it ends. */
   callStarted(pattern: string): RpcCallToken {
     const series = this.patternSeries(pattern);
     series.started++;
@@ -49,7 +49,7 @@ export class RpcMetrics {
     return series;
   }
 
-  /** The call completed with a response (stream: its End). `provider` is the address that answered. */
+  /** @internal The call completed with a response (stream: its End). `provider` is the address that answered. */
   callSucceeded(token: RpcCallToken, provider: string, durationMs: number): void {
     const series = token as PatternSeries;
     series.inFlight--;
@@ -62,6 +62,7 @@ export class RpcMetrics {
    * The call failed. `error` is what the caller got; it is classified with `classifyError()`
    * (MsRpcError → its code, a value answered by the peer → `remote`, other Error → `other`).
    * Use `NO_PROVIDER_LABEL` as `provider` when no provider was picked.
+   * @internal Recorded by the transport itself.
    */
   callFailed(token: RpcCallToken, provider: string, durationMs: number, error: unknown): void {
     const series = token as PatternSeries;
@@ -73,7 +74,7 @@ export class RpcMetrics {
     call.latency.observe(durationMs);
   }
 
-  /** The caller unsubscribed before an outcome: leaves in-flight, counts no outcome or latency. */
+  /** @internal The caller unsubscribed before an outcome: leaves in-flight, counts no outcome or latency. */
   callCancelled(token: RpcCallToken): void {
     const series = token as PatternSeries;
     series.inFlight--;
@@ -83,12 +84,13 @@ export class RpcMetrics {
   /**
    * A server dropped an event for `pattern`: too many handlers were running (an event has nobody
    * to answer, so this counter is how it shows).
+   * @internal Recorded by the transport itself.
    */
   eventRefused(pattern: string): void {
     this.patternSeries(pattern).eventsRefused++;
   }
 
-  /** The call is dispatched again (another provider, or the same one after a failure). */
+  /** @internal The call is dispatched again (another provider, or the same one after a failure). */
   callRetried(token: RpcCallToken): void {
     (token as PatternSeries).retries++;
   }
@@ -101,6 +103,7 @@ export class RpcMetrics {
    * `→ ready` opened (and a reconnect success if the connection had been lost),
    * `ready →` closed (and a missed heartbeat if the reason was a heartbeat timeout),
    * `transient-failure → connecting` a reconnect attempt.
+   * @internal Recorded by the transport itself.
    */
   connectionStateChanged(connection: object, provider: string, from: ConnectionState, to: ConnectionState, reason?: Error): void {
     // Clients sharing a channel cache (MsRpcModule) each relay the same transition to the shared
@@ -118,31 +121,34 @@ export class RpcMetrics {
     if (from === 'transient-failure' && to === 'connecting') this.reconnectAttempt(provider);
   }
 
+  /** @internal Recorded by the transport itself. */
   connectionOpened(provider: string): void {
     this.providerSeries(provider).connectionsOpened++;
   }
 
-  /** An open connection went away; a heartbeat-timeout `reason` also counts a missed heartbeat. */
+  /** @internal An open connection went away; a heartbeat-timeout `reason` also counts a missed heartbeat. */
   connectionClosed(provider: string, reason?: Error): void {
     const series = this.providerSeries(provider);
     series.connectionsClosed++;
     if (isHeartbeatTimeout(reason)) series.heartbeatsMissed++;
   }
 
-  /** A connection was declared dead by heartbeat timeout (when not reported via `connectionClosed`). */
+  /** @internal A connection was declared dead by heartbeat timeout (when not reported via `connectionClosed`). */
   heartbeatMissed(provider: string): void {
     this.providerSeries(provider).heartbeatsMissed++;
   }
 
+  /** @internal Recorded by the transport itself. */
   reconnectAttempt(provider: string): void {
     this.providerSeries(provider).reconnectAttempts++;
   }
 
+  /** @internal Recorded by the transport itself. */
   reconnectSucceeded(provider: string): void {
     this.providerSeries(provider).reconnectSuccesses++;
   }
 
-  /** The provider failed every reconnect attempt and left the instance cache. */
+  /** @internal The provider failed every reconnect attempt and left the instance cache. */
   providerEvicted(provider: string): void {
     this.providerSeries(provider).evictions++;
   }

@@ -26,6 +26,7 @@ export class NacosRegistry implements Registry {
   readonly kind = 'nacos';
   /** `nacos://host:port,.../namespace`, the same for both protocols (see nacosIdentity). */
   readonly identity: string;
+  /** @internal The resolved options (defaults filled in). */
   readonly options: ResolvedNacosRegistryOptions;
   private readonly impl: NacosHttpRegistry | NacosGrpcRegistry;
 

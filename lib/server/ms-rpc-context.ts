@@ -2,7 +2,8 @@ import { BaseRpcContext } from '@nestjs/microservices';
 import type { Metadata } from '../protocol/message.js';
 import type { HandlerRun } from './handler-run.js';
 
-type MsRpcContextArgs = [remoteAddress: string, pattern: string, requestId: number, metadata?: Metadata];
+/** The arguments of an {@link MsRpcContext}: `@Ctx()`'s `getArgs()`. */
+export type MsRpcContextArgs = [remoteAddress: string, pattern: string, requestId: number, metadata?: Metadata];
 
 /**
  * What `@Ctx()` gives a handler served by {@link MsRpcServer}: who called, with which pattern,
@@ -11,6 +12,10 @@ type MsRpcContextArgs = [remoteAddress: string, pattern: string, requestId: numb
  * when nobody waits for its answer any more.
  */
 export class MsRpcContext extends BaseRpcContext<MsRpcContextArgs> {
+  /** A context outside the server (e.g. to unit-test a handler): its signal never aborts. */
+  constructor(args: MsRpcContextArgs);
+  /** @internal The server's: with the handler's run. */
+  constructor(args: MsRpcContextArgs, run: HandlerRun | undefined);
   constructor(
     args: MsRpcContextArgs,
     /** The handler's run (slot and abort signal); absent for a context built outside the server. */

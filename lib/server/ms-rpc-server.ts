@@ -17,7 +17,7 @@ import { TokenAuthenticator } from '../security/token-authenticator.js';
 import { EndHook, HandlerDispatch, StartHook } from './handler-dispatch.js';
 import { IdleSweep } from '../liveness/idle-sweep.js';
 import type { HandlerRun } from './handler-run.js';
-import { InFlightRequest, RequestDispatcher, ServedPatterns, ServerConnection, ServerConnectionOptions } from './server-connection.js';
+import { InFlightRequest, ServedPatterns, ServerConnection, ServerConnectionOptions } from './server-connection.js';
 import { ServerConnections } from './server-connections.js';
 import { MsRpcServerOptions, resolveServerOptions } from './server-options.js';
 
@@ -29,9 +29,10 @@ export type MsRpcServerStatus = 'connected' | 'disconnected';
 /**
  * The Nest transport strategy: `NestFactory.createMicroservice(AppModule, { strategy: new MsRpcServer(opts) })`.
  * Thin: sockets, framing and liveness live in ServerConnection; this class maps frames to
- * Nest handlers and Nest's write packets back to frames.
+ * Nest handlers and Nest's write packets back to frames. Its connections call it back through
+ * onRequest/onEvent/onClosed, which the published declarations leave out (tagged internal).
  */
-export class MsRpcServer extends Server implements CustomTransportStrategy, RequestDispatcher {
+export class MsRpcServer extends Server implements CustomTransportStrategy {
   override readonly transportId = MS_RPC_TRANSPORT;
   protected override readonly logger = new Logger('MsRpcServer');
   private readonly options: MsRpcServerOptions;
@@ -192,10 +193,12 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     return this.server as T;
   }
 
+  /** @internal RequestDispatcher: a request admitted by a connection. */
   onRequest(connection: ServerConnection, message: RequestMessage, request: InFlightRequest): void {
     this.handlers.onRequest(connection, message, request);
   }
 
+  /** @internal RequestDispatcher: an event admitted by a connection. */
   onEvent(connection: ServerConnection, message: EventMessage, run: HandlerRun): void {
     if (!this.getHandlerByPattern(message.pattern)) {
       run.finished();
@@ -211,6 +214,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     return this.connections.refusedCount;
   }
 
+  /** @internal RequestDispatcher: a connection closed. */
   onClosed(connection: ServerConnection, _error: Error | undefined): void {
     // The connection logged why it closed.
     this.connections.closed(connection);

@@ -29,11 +29,14 @@
  * @packageDocumentation
  */
 export { NacosTestServer } from './nacos-test-server.js';
-export type { NacosTestServerOptions, PushRecord, StoredInstance } from './nacos-test-server.js';
+export type { NacosTestScope, NacosTestServerOptions, PushRecord, StoredInstance } from './nacos-test-server.js';
 export { NacosGrpcTestServer } from './nacos-grpc/nacos-grpc-test-server.js';
 export type { TranscriptEntry } from './nacos-grpc/nacos-grpc-test-server.js';
+export type { GrpcPushRecord } from './nacos-grpc/grpc-test-pusher.js';
+export type { NacosPayload } from '../registry/nacos-grpc/payload-codec.js';
 export type { NacosGrpcTestAuthOptions, NacosGrpcTestServerOptions } from './nacos-grpc/grpc-test-options.js';
 export { NacosGrpcTestStore } from './nacos-grpc/grpc-test-store.js';
-export type { GrpcStoredInstance } from './nacos-grpc/grpc-test-store.js';
+export type { GrpcStoredInstance, ServiceChangeListener } from './nacos-grpc/grpc-test-store.js';
+export type { NacosInstanceSpec } from '../registry/nacos-instance.js';
 export { startNacosTestServers } from './nacos-test-servers.js';
 export type { NacosTestServers, NacosTestServersOptions } from './nacos-test-servers.js';

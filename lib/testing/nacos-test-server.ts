@@ -29,7 +29,11 @@ interface BeatPayload {
   metadata?: Record<string, unknown>;
 }
 
-type Scope = { group?: string; namespace?: string };
+/** Where a service lives: its group (`DEFAULT_GROUP` when omitted) and namespace (`public`). */
+export interface NacosTestScope {
+  group?: string;
+  namespace?: string;
+}
 
 const MAX_LOGGED_REQUESTS = 1000;
 
@@ -118,7 +122,7 @@ export class NacosTestServer {
   }
 
   /** Instances as stored (disabled and unhealthy ones included). */
-  instances(service: string, scope: Scope = {}): StoredInstance[] {
+  instances(service: string, scope: NacosTestScope = {}): StoredInstance[] {
     return this.store.list(namespaceOf(scope.namespace), groupedName(service, scope.group)).map((i) => ({ ...i }));
   }
 
@@ -127,7 +131,7 @@ export class NacosTestServer {
     return this.auth.accepts(token);
   }
 
-  subscriberCount(service: string, scope: Scope = {}): number {
+  subscriberCount(service: string, scope: NacosTestScope = {}): number {
     return this.pusher.subscriberCount(namespaceOf(scope.namespace), groupedName(service, scope.group));
   }
 

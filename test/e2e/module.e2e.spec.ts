@@ -4,7 +4,6 @@ import { NestFactory } from '@nestjs/core';
 import { ClientProxy, ClientsModule, MessagePattern, Payload } from '@nestjs/microservices';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import {
-  ChannelCache,
   InvalidOptionsError,
   MS_RPC_MODULE_OPTIONS,
   MsRpcClient,
@@ -13,6 +12,7 @@ import {
   RpcTimeoutError,
   type ResolvedMsRpcModuleOptions,
 } from '../../lib/index.js';
+import { ChannelCache } from '../../lib/channel/channel-cache.js';
 import { recordingLogger, waitUntil } from '../support/loopback-utils.js';
 import { startTestProvider, type TestProvider } from '../support/test-provider.js';
 

@@ -1,13 +1,8 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import type { MessageHandler } from '@nestjs/microservices';
 import { firstValueFrom, Observable } from 'rxjs';
-import {
-  BackpressureError,
-  isRetryable,
-  MsRpcContext,
-  MsRpcRecordBuilder,
-  RpcTimeoutError,
-} from '../../lib/index.js';
+import { BackpressureError, MsRpcContext, MsRpcRecordBuilder, RpcTimeoutError } from '../../lib/index.js';
+import { isRetryable } from '../../lib/routing/retry-policy.js';
 import { MessageType } from '../../lib/protocol/frame-header.js';
 import { startBlackHole } from '../support/black-hole-server.js';
 import { sleep, timed, waitUntil } from '../support/loopback-utils.js';

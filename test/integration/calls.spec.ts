@@ -2,12 +2,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import {
   ConnectionClosedError,
-  DEFAULT_CLIENT_OPTIONS,
   FrameTooLargeError,
   MsRpcClient,
   RpcTimeoutError,
   type MsRpcClientStatus,
 } from '../../lib/index.js';
+import { DEFAULT_CLIENT_OPTIONS } from '../../lib/client/client-options.js';
 import { startChildProvider, type ChildProvider } from '../support/child-provider.js';
 import { sleep, timed, waitUntil } from '../support/loopback-utils.js';
 import { testClient, type StateEvent } from '../support/test-client.js';

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { firstValueFrom } from 'rxjs';
-import { StaticRegistry, type ChannelCache } from '../../lib/index.js';
+import { StaticRegistry } from '../../lib/index.js';
+import type { ChannelCache } from '../../lib/channel/channel-cache.js';
 import { sleep, waitUntil } from '../support/loopback-utils.js';
 import { testClient } from '../support/test-client.js';
 import { startTestProvider, type TestProvider } from '../support/test-provider.js';

@@ -1,11 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Socket } from 'node:net';
-import {
-  Connection,
-  ConnectionClosedError,
-  ConnectTimeoutError,
-  type ConnectionState,
-} from '../../lib/index.js';
+import { ConnectionClosedError, ConnectTimeoutError, type ConnectionState } from '../../lib/index.js';
+import { Connection } from '../../lib/connection/connection.js';
 import { resolveConnectionOptions } from '../../lib/connection/connection-options.js';
 import { MessageCodec } from '../../lib/protocol/message-codec.js';
 import { resolveProtocolOptions } from '../../lib/protocol/protocol-options.js';

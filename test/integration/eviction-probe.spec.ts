@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:net';
 import { firstValueFrom } from 'rxjs';
-import { MsRpcClient, StaticRegistry, type ChannelCache } from '../../lib/index.js';
+import { MsRpcClient, StaticRegistry } from '../../lib/index.js';
+import type { ChannelCache } from '../../lib/channel/channel-cache.js';
 import { recordingLogger, reservePort, sleep, waitUntil } from '../support/loopback-utils.js';
 import { testClient } from '../support/test-client.js';
 import { startTestProvider, type TestProvider } from '../support/test-provider.js';

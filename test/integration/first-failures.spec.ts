@@ -9,17 +9,17 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { firstValueFrom, lastValueFrom } from 'rxjs';
 import {
-  ChannelCache,
   ClientClosedError,
   FrameDecodeError,
   MsRpcClient,
   MsRpcModule,
   MsRpcRecordBuilder,
-  NO_MESSAGE_HANDLER_TEXT,
   NoHandlerError,
   NoProviderError,
   RpcTimeoutError,
 } from '../../lib/index.js';
+import { ChannelCache } from '../../lib/channel/channel-cache.js';
+import { NO_MESSAGE_HANDLER_TEXT } from '../../lib/errors/no-handler-error.js';
 import { FrameDecoder } from '../../lib/protocol/frame-decoder.js';
 import { MessageType } from '../../lib/protocol/frame-header.js';
 import { MessageCodec } from '../../lib/protocol/message-codec.js';

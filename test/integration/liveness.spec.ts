@@ -4,11 +4,11 @@ import { firstValueFrom } from 'rxjs';
 import {
   ConnectionClosedError,
   ConnectTimeoutError,
-  MessageType,
   MsRpcClient,
   NoProviderError,
   RpcTimeoutError,
 } from '../../lib/index.js';
+import { MessageType } from '../../lib/protocol/frame-header.js';
 import { startBlackHole, type BlackHole } from '../support/black-hole-server.js';
 import { startChildProvider, type ChildProvider } from '../support/child-provider.js';
 import { sleep, timed, waitUntil } from '../support/loopback-utils.js';

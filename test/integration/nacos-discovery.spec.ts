@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { firstValueFrom } from 'rxjs';
-import { ConnectionClosedError, MsRpcClient, PROTOCOL_VERSION } from '../../lib/index.js';
+import { ConnectionClosedError, MsRpcClient } from '../../lib/index.js';
+import { PROTOCOL_VERSION } from '../../lib/protocol/frame-header.js';
 import { DiscoveryFixture, SERVICE } from '../support/nacos-discovery-fixture.js';
 import { recordingLogger, sleep, waitFor } from '../support/nacos-test-helpers.js';
 

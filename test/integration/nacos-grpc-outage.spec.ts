@@ -79,7 +79,7 @@ describe('Nacos over gRPC: outage and cluster failover under continuous calls', 
     // The node that holds p1's registration (and maybe others) dies.
     const publications = () => store.publications('public', `DEFAULT_GROUP@@${SERVICE}`);
     const victimName = publications().find((p) => p.ports.includes(p1.port))!.clientId.split('/')[0];
-    const victim = nodes.find((n) => n.options.name === victimName)!;
+    const victim = nodes.find((n) => n.name === victimName)!;
     const clientsOnVictim = victim.connections().length;
     const diedAt = performance.now();
     await victim.stop();

@@ -107,11 +107,11 @@ describe('Nacos over gRPC: scenarios (real client, gRPC test server)', () => {
     await provider.register({ service: 'svc', host: '127.0.0.1', port: 6001 });
     const from = a.connections().length === 1 ? a : b;
     const to = from === a ? b : a;
-    expect(from.publishingNodes('svc')).toEqual([from.options.name]);
+    expect(from.publishingNodes('svc')).toEqual([from.name]);
 
     expect(await from.connectReset({ serverIp: '127.0.0.1', serverPort: to.port })).toBe(1);
     await waitFor(() => to.connections().length === 1 && from.connections().length === 0, 3000, 'the move');
-    await waitFor(() => from.publishingNodes('svc').join() === to.options.name, 3000, 'redo on the new node');
+    await waitFor(() => from.publishingNodes('svc').join() === to.name, 3000, 'redo on the new node');
     expect(provider.logger.lines.some((l) => /ConnectReset/.test(l.message))).toBe(true);
   });
 

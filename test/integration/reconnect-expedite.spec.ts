@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { firstValueFrom } from 'rxjs';
-import { MsRpcRecordBuilder, NoProviderError, type ChannelCache } from '../../lib/index.js';
+import { MsRpcRecordBuilder, NoProviderError } from '../../lib/index.js';
+import type { ChannelCache } from '../../lib/channel/channel-cache.js';
 import { startChildProvider, type ChildProvider } from '../support/child-provider.js';
 import { sleep, timed, waitUntil } from '../support/loopback-utils.js';
 import { DiscoveryFixture } from '../support/nacos-discovery-fixture.js';

@@ -1,14 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { connect, type Socket } from 'node:net';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
-import {
-  AuthError,
-  FrameDecoder,
-  MessageCodec,
-  MessageType,
-  resolveProtocolOptions,
-  type Message,
-} from '../../lib/index.js';
+import { AuthError } from '../../lib/index.js';
+import { FrameDecoder } from '../../lib/protocol/frame-decoder.js';
+import { MessageType } from '../../lib/protocol/frame-header.js';
+import { MessageCodec } from '../../lib/protocol/message-codec.js';
+import type { Message } from '../../lib/protocol/message.js';
+import { resolveProtocolOptions } from '../../lib/protocol/protocol-options.js';
 import { sleep, timed, waitUntil } from '../support/loopback-utils.js';
 import { secureFixtures, type SecureProvider } from '../support/secure-provider.js';
 

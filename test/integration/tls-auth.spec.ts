@@ -1,12 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { connect } from 'node:net';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
-import {
-  ConnectionClosedError,
-  MsRpcClient,
-  NoProviderError,
-  TlsHandshakeError,
-} from '../../lib/index.js';
+import { ConnectionClosedError, MsRpcClient, NoProviderError, TlsHandshakeError } from '../../lib/index.js';
 import { sleep, timed, waitUntil } from '../support/loopback-utils.js';
 import { secureFixtures, type SecureProvider } from '../support/secure-provider.js';
 import { makeTestPki, type TestPki } from '../support/test-certs.js';

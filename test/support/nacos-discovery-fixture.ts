@@ -2,7 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server as NetServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Controller, Inject, Module, type DynamicModule, type INestMicroservice, type LoggerService } from '@nestjs/common';
+import {
+  Controller,
+  Inject,
+  Module,
+  type DynamicModule,
+  type INestMicroservice,
+  type LoggerService,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
@@ -15,7 +22,12 @@ import {
 } from '../../lib/index.js';
 import { DirectorySnapshotStore } from '../../lib/directory/directory-snapshot.js';
 import { serverListIdentity } from '../../lib/registry/registry-identity.js';
-import { NacosGrpcTestServer, type NacosGrpcTestServerOptions, NacosTestServer, type NacosTestServerOptions } from '../../lib/testing/index.js';
+import {
+  NacosGrpcTestServer,
+  type NacosGrpcTestServerOptions,
+  NacosTestServer,
+  type NacosTestServerOptions,
+} from '../../lib/testing/index.js';
 import { callLoop } from './discovery-call-loop.js';
 import { recordingLogger, sleep } from './nacos-test-helpers.js';
 

@@ -3,6 +3,7 @@ import type * as GrpcJs from '@grpc/grpc-js';
 import { loadGrpcModules, type GrpcModules } from '../../registry/nacos-grpc/grpc-modules.js';
 import type { NacosPayload, PayloadCodec } from '../../registry/nacos-grpc/payload-codec.js';
 import { groupedName, namespaceOf } from '../nacos-test-store.js';
+import type { NacosTestScope } from '../nacos-test-server.js';
 import { NacosGrpcTestAuth } from './grpc-test-auth.js';
 import { GrpcTestConnection } from './grpc-test-connection.js';
 import { GrpcTestNaming, NamingRefusal } from './grpc-test-naming.js';
@@ -20,8 +21,6 @@ export interface TranscriptEntry {
   bytes: Buffer;
 }
 
-type Scope = { group?: string; namespace?: string };
-
 const SECURED = new Set(['InstanceRequest', 'BatchInstanceRequest', 'PersistentInstanceRequest', 'SubscribeServiceRequest', 'ServiceQueryRequest', 'ServiceListRequest']);
 const ABILITIES = { supportPersistentInstanceByGrpc: true, fuzzyWatch: true, lock: true, mcp: true };
 const identity = (b: Buffer): Buffer => b;
@@ -36,8 +35,11 @@ const identity = (b: Buffer): Buffer => b;
  * over one {@link NacosGrpcTestStore}.
  */
 export class NacosGrpcTestServer {
+  /** @internal */
   readonly options: ResolvedNacosGrpcTestServerOptions;
+  /** The instances every node sharing it (a cluster) serves. */
   readonly store: NacosGrpcTestStore;
+  /** @internal */
   readonly auth: NacosGrpcTestAuth | undefined;
   /** Every Payload in and out, oldest first (capped at 20,000). */
   readonly transcript: TranscriptEntry[] = [];
@@ -70,6 +72,11 @@ export class NacosGrpcTestServer {
     this.boundGrpcPort = this.options.grpcPort ?? (this.options.port === 0 ? 0 : this.options.port + 1000);
     this.pusher = new GrpcTestPusher(this.store, this.options, () => this.connectionsByPeer.values(), () => String(++this.requestCounter));
     this.naming = new GrpcTestNaming(this.store, (c, ns, svc) => this.pusher.subscribed(c, ns, svc));
+  }
+
+  /** This node's name (`options.name`), in connection ids and {@link publishingNodes}. */
+  get name(): string {
+    return this.options.name;
   }
 
   get port(): number {
@@ -185,17 +192,17 @@ export class NacosGrpcTestServer {
       .map(({ id, peer, labels, clientVersion, naming, lastActive }) => ({ id, peer, labels, clientVersion, naming, lastActive }));
   }
 
-  instances(service: string, scope: Scope = {}): GrpcStoredInstance[] {
+  instances(service: string, scope: NacosTestScope = {}): GrpcStoredInstance[] {
     return this.store.instances(namespaceOf(scope.namespace), groupedName(service, scope.group)).map((i) => ({ ...i, metadata: { ...i.metadata } }));
   }
 
   /** Names of the nodes whose clients publish the service (`node` of the client ids), sorted. */
-  publishingNodes(service: string, scope: Scope = {}): string[] {
+  publishingNodes(service: string, scope: NacosTestScope = {}): string[] {
     const ids = this.store.publishers(namespaceOf(scope.namespace), groupedName(service, scope.group));
     return [...new Set(ids.map((id) => id.split('/')[0]))].sort();
   }
 
-  subscriberCount(service: string, scope: Scope = {}): number {
+  subscriberCount(service: string, scope: NacosTestScope = {}): number {
     const key = `${namespaceOf(scope.namespace)}|${groupedName(service, scope.group)}`;
     return [...this.connectionsByPeer.values()].filter((c) => c.subscriptions.has(key)).length;
   }

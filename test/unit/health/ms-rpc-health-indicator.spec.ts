@@ -6,10 +6,10 @@ import {
   MS_RPC_HEALTH_OPTIONS,
   MsRpcHealthIndicator,
   MsRpcHealthModule,
-  resolveHealthOptions,
   type HealthSource,
   type MsRpcHealthOptions,
 } from '../../../lib/health/index.js';
+import { resolveHealthOptions } from '../../../lib/health/health-options.js';
 import type { Registry } from '../../../lib/registry/registry.js';
 
 class FakeSource implements HealthSource {

@@ -1,10 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  InvalidOptionsError,
-  resolveChannelOptions,
-  resolveClientOptions,
-  resolveServerOptions,
-} from '../../../lib/index.js';
+import { InvalidOptionsError } from '../../../lib/index.js';
+import { resolveChannelOptions } from '../../../lib/channel/channel-options.js';
+import { resolveClientOptions } from '../../../lib/client/client-options.js';
+import { resolveServerOptions } from '../../../lib/server/server-options.js';
 
 /** Catches the InvalidOptionsError of `make` and returns it (fails the test when none is thrown). */
 function optionError(make: () => unknown): InvalidOptionsError {

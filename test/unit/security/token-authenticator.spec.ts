@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { InvalidOptionsError, MAX_AUTH_TOKEN_LENGTH, TokenAuthenticator } from '../../../lib/index.js';
+import { InvalidOptionsError } from '../../../lib/index.js';
+import { MAX_AUTH_TOKEN_LENGTH, TokenAuthenticator } from '../../../lib/security/token-authenticator.js';
 
 describe('TokenAuthenticator', () => {
   const auth = new TokenAuthenticator(['alpha-token', 'beta']);
