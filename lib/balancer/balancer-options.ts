@@ -1,4 +1,4 @@
-import { checkBoolean, checkFunction, checkInteger, checkKnownKeys, checkOneOf, checkString } from '../common/option-checks.js';
+import { checkBoolean, checkFunction, checkInteger, checkOptionsObject, checkOneOf, checkString } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { Balancer } from './balancer.js';
 import type { BalancerFactory } from './balancer-registry.js';
@@ -83,10 +83,7 @@ export function resolveBalancerOptions(
   strategies: readonly string[] = BUILTIN_BALANCER_NAMES,
 ): BalancerOptions {
   const name = (field: string): string => (fieldPrefix ? `${fieldPrefix}.${field}` : field);
-  if (partial === null || typeof partial !== 'object') {
-    throw new InvalidOptionsError(fieldPrefix || 'options', 'expected an object');
-  }
-  checkKnownKeys(fieldPrefix, partial, BALANCER_OPTION_KEYS);
+  checkOptionsObject(fieldPrefix || 'balancer', partial, BALANCER_OPTION_KEYS);
   const d = DEFAULT_BALANCER_OPTIONS;
   const resolved: BalancerOptions = {
     strategy: checkStrategy(name('strategy'), partial.strategy ?? d.strategy, strategies),

@@ -1,11 +1,10 @@
 import type { PickContext } from '../balancer/balancer.js';
 import type { HashKeyFunction } from '../balancer/balancer-options.js';
-import { checkInteger, checkKnownKeys, checkString } from '../common/option-checks.js';
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { Metadata } from '../protocol/message.js';
 import type { CallSettings } from './client-call.js';
-import { MsRpcCallOptions, MsRpcRecord } from './ms-rpc-record.js';
+import { CALL_OPTION_KEYS, checkCallOptions, MsRpcCallOptions, MsRpcRecord } from './ms-rpc-record.js';
 
 /** The client-wide defaults a call starts from. */
 export interface CallDefaults {
@@ -80,7 +79,11 @@ export function clientTimeoutSource(timeoutMs: number): string {
   return `MsRpcClient timeout ${timeoutMs} ms; set timeout or per call with MsRpcRecordBuilder`;
 }
 
-const CALL_OPTION_KEYS = ['timeout', 'retries', 'hashKey', 'metadata', 'signal', 'waitForReady'];
+/** Where errors name the options argument of `client.call(pattern, data, options)`. */
+const CALL = 'MsRpcClient.call';
+
+/** MsRpcCallInit's keys: a record's options, plus `signal`. */
+const CALL_INIT_KEYS: readonly string[] = [...CALL_OPTION_KEYS, 'signal'];
 
 /**
  * Why `client.call(pattern, data, options)` cannot be sent, or undefined: null/undefined pattern
@@ -91,33 +94,18 @@ export function invalidCall(pattern: unknown, data: unknown, options: unknown): 
     return new InvalidMessageException();
   }
   try {
-    if (options !== undefined) checkCallOptions(options);
+    if (options !== undefined) checkCallInit(options);
   } catch (err) {
     return err as Error;
   }
   return undefined;
 }
 
-/** Validates the options argument of `client.call()` (the same rules as MsRpcRecordBuilder). */
-export function checkCallOptions(options: unknown): void {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidOptionsError('call.options', 'expected an object');
-  }
-  checkKnownKeys('call', options, CALL_OPTION_KEYS);
-  const o = options as Record<string, unknown>;
-  if (o.timeout !== undefined) checkInteger('call.timeout', o.timeout, 1);
-  if (o.retries !== undefined) checkInteger('call.retries', o.retries, 0, 16);
-  if (o.hashKey !== undefined) checkString('call.hashKey', o.hashKey);
-  if (o.metadata !== undefined) {
-    if (o.metadata === null || typeof o.metadata !== 'object') {
-      throw new InvalidOptionsError('call.metadata', 'expected an object of strings');
-    }
-    for (const [k, v] of Object.entries(o.metadata)) checkString(`call.metadata.${k}`, v, true);
-  }
-  if (o.waitForReady !== undefined && typeof o.waitForReady !== 'boolean') {
-    throw new InvalidOptionsError('call.waitForReady', 'expected a boolean');
-  }
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
-    throw new InvalidOptionsError('call.signal', 'expected an AbortSignal');
+/** Validates the options argument of `client.call()` (the same rules as a record's, plus `signal`). */
+export function checkCallInit(options: unknown): void {
+  checkCallOptions(options, CALL, CALL_INIT_KEYS);
+  const { signal } = options as { signal?: unknown };
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidOptionsError(`${CALL}.signal`, 'expected an AbortSignal');
   }
 }

@@ -1,6 +1,13 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { checkInteger, checkKnownKeys, checkString, definedOptions } from '../common/option-checks.js';
+import {
+  checkInteger,
+  checkLogger,
+  checkOptionsObject,
+  checkRegistry,
+  checkString,
+  definedOptions,
+} from '../common/option-checks.js';
 import { MsRpcLogger } from '../common/logger.js';
 import {
   CONNECTION_OPTION_KEYS,
@@ -13,6 +20,7 @@ import { MAX_TIMER_DELAY_MS } from '../liveness/timer-delay.js';
 import { DEFAULT_REGISTRY_TIMEOUT } from '../registry/registry-timeout.js';
 import { PROTOCOL_OPTION_KEYS, ProtocolOptions, resolveProtocolOptions } from '../protocol/protocol-options.js';
 import type { Registry } from '../registry/registry.js';
+import { parseStaticAddresses } from '../registry/static-registry.js';
 import { BalancerOptions, resolveBalancerOptions } from '../balancer/balancer-options.js';
 import {
   OutlierDetectionOptions,
@@ -30,8 +38,9 @@ export type ProviderAddress = string | { host: string; port: number; weight?: nu
  */
 export interface MsRpcClientOptions extends ProtocolOptions, ConnectionOptions {
   /**
-   * Logical service name: what discovery looks up and what errors name.
-   * @default 'ms-rpc'
+   * Logical service name: what discovery looks up (required with a `registry`) and what errors
+   * and metrics name.
+   * @default 'ms-rpc' (direct mode only: with a registry it must be given)
    */
   service: string;
   /**
@@ -148,7 +157,7 @@ export type ResolvedClientOptions = MsRpcClientOptions & {
   outlierDetection: OutlierDetectionOptions | false;
 };
 
-const CLIENT_KEYS = [
+export const CLIENT_OPTION_KEYS: readonly string[] = [
   'service',
   'providers',
   'registry',
@@ -168,7 +177,9 @@ const CLIENT_KEYS = [
   'retryBudget',
   'outlierDetection',
   'logger',
-] as const;
+  ...PROTOCOL_OPTION_KEYS,
+  ...CONNECTION_OPTION_KEYS,
+];
 
 export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
   service: 'ms-rpc',
@@ -182,49 +193,75 @@ export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
   idempotentPatterns: [] as string[],
 });
 
-export function resolveClientOptions(partial: Partial<MsRpcClientOptions> = {}): ResolvedClientOptions {
-  const defined = definedOptions(partial);
-  checkKnownKeys('MsRpcClient', defined, [...CLIENT_KEYS, ...PROTOCOL_OPTION_KEYS, ...CONNECTION_OPTION_KEYS]);
+/**
+ * Fills defaults and validates once, nested options included; throws InvalidOptionsError naming
+ * the field as `${prefix}.path` (`MsRpcClient.balancer.warmupMs`, `MsRpcClient.providers[0]`).
+ * Needs exactly one of `providers` and `registry`, and `service` with a registry.
+ */
+export function resolveClientOptions(partial: Partial<MsRpcClientOptions> = {}, prefix = 'MsRpcClient'): ResolvedClientOptions {
+  const o = resolveClientFields(partial, prefix);
+  const hasProviders = o.providers !== undefined;
+  if (hasProviders === (o.registry !== undefined)) {
+    throw new InvalidOptionsError(
+      `${prefix}.${hasProviders ? 'registry' : 'providers'}`,
+      'give exactly one of `providers` (direct mode) and `registry` (discovery)',
+    );
+  }
+  if (hasProviders && o.providers!.length === 0) {
+    throw new InvalidOptionsError(`${prefix}.providers`, 'expected a non-empty array of addresses');
+  }
+  // A forgotten service would look up the default name in the registry and find nothing.
+  if (o.registry !== undefined && partial.service === undefined) {
+    throw new InvalidOptionsError(`${prefix}.service`, 'required with a registry: it is the name discovery looks up');
+  }
+  return o;
+}
+
+/**
+ * Validates the fields that are given (none is required): what {@link resolveClientOptions} does
+ * before its requirements. MsRpcModule checks its `clientDefaults` and each registration with it,
+ * at startup and under their own path.
+ */
+export function resolveClientFields(partial: Partial<MsRpcClientOptions>, prefix: string): ResolvedClientOptions {
+  const defined = definedOptions(checkOptionsObject(prefix, partial, CLIENT_OPTION_KEYS) as Partial<MsRpcClientOptions>);
+  const backoffPartial: unknown = defined.backoff ?? {};
+  if (backoffPartial === null || typeof backoffPartial !== 'object' || Array.isArray(backoffPartial)) {
+    throw new InvalidOptionsError(`${prefix}.backoff`, 'expected an options object');
+  }
   const backoff = resolveBackoffOptions(
-    { ...(defined.backoff ?? {}), ...(defined.retryStrategy ? { retryStrategy: defined.retryStrategy } : {}) },
-    'MsRpcClient.backoff',
+    { ...backoffPartial, ...(defined.retryStrategy ? { retryStrategy: defined.retryStrategy } : {}) },
+    `${prefix}.backoff`,
   );
   const o: ResolvedClientOptions = {
     ...DEFAULT_CLIENT_OPTIONS,
     ...defined,
-    ...resolveProtocolOptions(defined, 'MsRpcClient'),
-    ...resolveConnectionOptions(defined, 'MsRpcClient'),
+    ...resolveProtocolOptions(defined, prefix),
+    ...resolveConnectionOptions(defined, prefix),
     backoff,
-    balancer: resolveBalancerOptions(defined.balancer ?? {}, 'MsRpcClient.balancer'),
-    retryBudget: resolveRetryBudgetOptions(defined.retryBudget ?? {}, 'MsRpcClient.retryBudget'),
+    balancer: resolveBalancerOptions(defined.balancer ?? {}, `${prefix}.balancer`),
+    retryBudget: resolveRetryBudgetOptions(defined.retryBudget ?? {}, `${prefix}.retryBudget`),
     outlierDetection:
       defined.outlierDetection === false
         ? false
-        : resolveOutlierDetectionOptions(defined.outlierDetection ?? {}, 'MsRpcClient.outlierDetection'),
+        : resolveOutlierDetectionOptions(defined.outlierDetection ?? {}, `${prefix}.outlierDetection`),
   };
-  checkString('MsRpcClient.service', o.service);
-  checkInteger('MsRpcClient.timeout', o.timeout, 1);
-  checkInteger('MsRpcClient.connectTimeout', o.connectTimeout, 1);
-  if (typeof o.waitForReady !== 'boolean') throw new InvalidOptionsError('MsRpcClient.waitForReady', 'expected a boolean');
-  checkInteger('MsRpcClient.registryTimeout', o.registryTimeout, 1, MAX_TIMER_DELAY_MS);
-  checkInteger('MsRpcClient.connectionsPerProvider', o.connectionsPerProvider, 1, 64);
-  checkInteger('MsRpcClient.retries', o.retries, 0, 16);
+  const p = (field: string) => `${prefix}.${field}`;
+  checkString(p('service'), o.service);
+  checkInteger(p('timeout'), o.timeout, 1);
+  checkInteger(p('connectTimeout'), o.connectTimeout, 1);
+  if (typeof o.waitForReady !== 'boolean') throw new InvalidOptionsError(p('waitForReady'), 'expected a boolean');
+  checkInteger(p('registryTimeout'), o.registryTimeout, 1, MAX_TIMER_DELAY_MS);
+  checkInteger(p('connectionsPerProvider'), o.connectionsPerProvider, 1, 64);
+  checkInteger(p('retries'), o.retries, 0, 16);
   if (!Array.isArray(o.idempotentPatterns)) {
-    throw new InvalidOptionsError('MsRpcClient.idempotentPatterns', 'expected an array of patterns');
+    throw new InvalidOptionsError(p('idempotentPatterns'), 'expected an array of patterns');
   }
-  o.idempotentPatterns.forEach((p, i) => checkString(`MsRpcClient.idempotentPatterns[${i}]`, p));
-  if (o.group !== undefined) checkString('MsRpcClient.group', o.group);
-  if (o.version !== undefined) checkString('MsRpcClient.version', o.version);
-  if (o.snapshotDir !== false) checkString('MsRpcClient.snapshotDir', o.snapshotDir);
-  const hasProviders = o.providers !== undefined;
-  if (hasProviders === (o.registry !== undefined)) {
-    throw new InvalidOptionsError(
-      hasProviders ? 'MsRpcClient.registry' : 'MsRpcClient.providers',
-      'give exactly one of `providers` (direct mode) and `registry` (discovery)',
-    );
-  }
-  if (hasProviders && (!Array.isArray(o.providers) || o.providers.length === 0)) {
-    throw new InvalidOptionsError('MsRpcClient.providers', 'expected a non-empty array of addresses');
-  }
+  o.idempotentPatterns.forEach((pattern, i) => checkString(`${p('idempotentPatterns')}[${i}]`, pattern));
+  if (o.group !== undefined) checkString(p('group'), o.group);
+  if (o.version !== undefined) checkString(p('version'), o.version);
+  if (o.snapshotDir !== false) checkString(p('snapshotDir'), o.snapshotDir);
+  if (o.providers !== undefined) parseStaticAddresses(o.providers, p('providers'));
+  if (o.registry !== undefined) checkRegistry(p('registry'), o.registry);
+  if (o.logger !== undefined) checkLogger(p('logger'), o.logger);
   return o;
 }

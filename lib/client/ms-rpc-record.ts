@@ -1,4 +1,4 @@
-import { checkInteger, checkString } from '../common/option-checks.js';
+import { checkBoolean, checkInteger, checkOptionsObject, checkString } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { Metadata } from '../protocol/message.js';
 
@@ -20,6 +20,32 @@ export interface MsRpcCallOptions {
   waitForReady?: boolean;
 }
 
+/** The keys of {@link MsRpcCallOptions}. */
+export const CALL_OPTION_KEYS: readonly string[] = ['timeout', 'hashKey', 'retries', 'metadata', 'waitForReady'];
+
+/** Where errors name a record's options (the builder's setters and the constructor). */
+const RECORD = 'MsRpcRecord';
+
+/**
+ * Validates per-call options (unknown keys included), naming fields `${prefix}.timeout`...: a
+ * record's (`MsRpcRecord`) and `client.call()`'s (`MsRpcClient.call`, which adds `signal`).
+ */
+export function checkCallOptions(options: unknown, prefix: string, keys: readonly string[] = CALL_OPTION_KEYS): void {
+  const o = checkOptionsObject(prefix, options, keys);
+  if (o.timeout !== undefined) checkInteger(`${prefix}.timeout`, o.timeout, 1);
+  if (o.retries !== undefined) checkInteger(`${prefix}.retries`, o.retries, 0, 16);
+  if (o.hashKey !== undefined) checkString(`${prefix}.hashKey`, o.hashKey);
+  if (o.metadata !== undefined) checkMetadata(`${prefix}.metadata`, o.metadata);
+  if (o.waitForReady !== undefined) checkBoolean(`${prefix}.waitForReady`, o.waitForReady);
+}
+
+function checkMetadata(field: string, metadata: unknown): void {
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+    throw new InvalidOptionsError(field, 'expected an object of strings');
+  }
+  for (const [k, v] of Object.entries(metadata)) checkString(`${field}.${k}`, v, true);
+}
+
 /**
  * A payload with per-call options, the way Nest's NATS/MQTT/RMQ records work:
  * `client.send('pattern', new MsRpcRecordBuilder(data).setTimeout(500).build())`.
@@ -29,7 +55,9 @@ export class MsRpcRecord<TData = unknown> {
   constructor(
     readonly data: TData,
     readonly options: Readonly<MsRpcCallOptions> = {},
-  ) {}
+  ) {
+    checkCallOptions(options, RECORD);
+  }
 }
 
 export class MsRpcRecordBuilder<TData = unknown> {
@@ -43,39 +71,35 @@ export class MsRpcRecordBuilder<TData = unknown> {
   }
 
   setTimeout(ms: number): this {
-    this.options.timeout = checkInteger('record.timeout', ms, 1);
+    this.options.timeout = checkInteger(`${RECORD}.timeout`, ms, 1);
     return this;
   }
 
   setHashKey(key: string | number): this {
-    this.options.hashKey = checkString('record.hashKey', String(key));
+    this.options.hashKey = checkString(`${RECORD}.hashKey`, String(key));
     return this;
   }
 
   setRetries(retries: number): this {
-    this.options.retries = checkInteger('record.retries', retries, 0, 16);
+    this.options.retries = checkInteger(`${RECORD}.retries`, retries, 0, 16);
     return this;
   }
 
   /** See {@link MsRpcCallOptions.waitForReady}. */
   setWaitForReady(enabled = true): this {
-    if (typeof enabled !== 'boolean') throw new InvalidOptionsError('record.waitForReady', 'expected a boolean');
-    this.options.waitForReady = enabled;
+    this.options.waitForReady = checkBoolean(`${RECORD}.waitForReady`, enabled);
     return this;
   }
 
   setMetadata(metadata: Metadata): this {
-    if (metadata === null || typeof metadata !== 'object') {
-      throw new InvalidOptionsError('record.metadata', 'expected an object of strings');
-    }
-    for (const [k, v] of Object.entries(metadata)) checkString(`record.metadata.${k}`, v, true);
+    checkMetadata(`${RECORD}.metadata`, metadata);
     this.options.metadata = { ...this.options.metadata, ...metadata };
     return this;
   }
 
   build(): MsRpcRecord<TData> {
     if (this.data === undefined || this.data === null) {
-      throw new InvalidOptionsError('record.data', 'a record needs data (Nest rejects null/undefined payloads)');
+      throw new InvalidOptionsError(`${RECORD}.data`, 'a record needs data (Nest rejects null/undefined payloads)');
     }
     return new MsRpcRecord(this.data, { ...this.options });
   }

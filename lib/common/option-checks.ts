@@ -51,6 +51,38 @@ export function definedOptions<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/**
+ * An options object: a plain object (not null, an array or a primitive, which plain JavaScript
+ * lets through) whose keys are all known. Returns it typed as a record for the field checks.
+ */
+export function checkOptionsObject(field: string, value: unknown, known: readonly string[]): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidOptionsError(field, `expected an options object, got ${Array.isArray(value) ? 'an array' : describe(value)}`);
+  }
+  checkKnownKeys(field, value, known);
+  return value as Record<string, unknown>;
+}
+
+/**
+ * A logger (Nest's Logger fits): an object with log, warn and error functions; `debug` and
+ * `verbose` optional.
+ */
+export function checkLogger(field: string, value: unknown): void {
+  if (value === null || typeof value !== 'object') throw new InvalidOptionsError(field, 'expected a logger object (log, warn, error)');
+  for (const method of ['log', 'warn', 'error'] as const) checkFunction(`${field}.${method}`, (value as Record<string, unknown>)[method]);
+}
+
+/** A Registry (what `registry` options take): an object with the Registry methods. */
+export function checkRegistry(field: string, value: unknown): void {
+  if (value === null || typeof value !== 'object') throw new InvalidOptionsError(field, 'expected a Registry object');
+  const r = value as Record<string, unknown>;
+  checkString(`${field}.kind`, r.kind);
+  checkString(`${field}.identity`, r.identity);
+  for (const method of ['register', 'deregister', 'subscribe', 'unsubscribe', 'getInstances', 'isReachable', 'close'] as const) {
+    checkFunction(`${field}.${method}`, r[method]);
+  }
+}
+
 /** Rejects keys the component does not know, which are almost always typos. */
 export function checkKnownKeys(prefix: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {

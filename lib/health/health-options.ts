@@ -1,9 +1,8 @@
 import { systemClock, type Clock } from '../common/clock.js';
-import { checkBoolean, checkFunction, checkInteger, checkKnownKeys, checkString } from '../common/option-checks.js';
+import { checkBoolean, checkFunction, checkInteger, checkKnownKeys, checkOptionsObject, checkString } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { MAX_TIMER_DELAY_MS } from '../liveness/timer-delay.js';
-import type { ReachableRegistry } from './health-source.js';
-import type { HealthSource, WatchedSource } from './health-source.js';
+import type { HealthSource, ReachableRegistry, WatchedSource } from './health-source.js';
 
 /** Injection token of the {@link MsRpcHealthOptions} (a `Partial`) read by `MsRpcHealthIndicator`. */
 export const MS_RPC_HEALTH_OPTIONS = Symbol('MS_RPC_HEALTH_OPTIONS');
@@ -59,6 +58,9 @@ export const DEFAULT_HEALTH_OPTIONS: Readonly<MsRpcHealthOptions> = Object.freez
   clock: systemClock,
 });
 
+/** Where errors name the options: `MsRpcHealthModule.forRoot(options)` (or the indicator's MS_RPC_HEALTH_OPTIONS). */
+const HEALTH = 'MsRpcHealthModule';
+
 const KNOWN_KEYS: readonly (keyof MsRpcHealthOptions)[] = [
   'registry',
   'registryTimeoutMs',
@@ -71,6 +73,7 @@ const KNOWN_KEYS: readonly (keyof MsRpcHealthOptions)[] = [
 /** Normalizes a bare source or a `{ source, required }` entry; throws naming `field`. */
 export function toWatchedSource(field: string, entry: unknown): Required<WatchedSource> {
   if (entry === null || typeof entry !== 'object') throw new InvalidOptionsError(field, 'expected a HealthSource');
+  if ('source' in entry) checkKnownKeys(field, entry, ['source', 'required']);
   const watched = 'source' in entry ? (entry as WatchedSource) : { source: entry as HealthSource };
   const source = watched.source as unknown as Record<string, unknown>;
   if (source === null || typeof source !== 'object') throw new InvalidOptionsError(`${field}.source`, 'expected a HealthSource');
@@ -83,26 +86,25 @@ export function toWatchedSource(field: string, entry: unknown): Required<Watched
 
 /**
  * Fills defaults and validates once; throws {@link InvalidOptionsError} naming the field
- * (`health.<field>`). A field explicitly set to `undefined` takes its default.
+ * (`MsRpcHealthModule.<field>`). A field explicitly set to `undefined` takes its default.
  */
 export function resolveHealthOptions(partial: Partial<MsRpcHealthOptions> = {}): ResolvedHealthOptions {
-  if (partial === null || typeof partial !== 'object') throw new InvalidOptionsError('health', 'expected an options object');
-  checkKnownKeys('health', partial, KNOWN_KEYS);
+  checkOptionsObject(HEALTH, partial, KNOWN_KEYS);
   const d = DEFAULT_HEALTH_OPTIONS;
   const registry = partial.registry ?? d.registry;
-  if (registry !== undefined) checkFunction('health.registry.isReachable', (registry as Partial<ReachableRegistry>).isReachable);
+  if (registry !== undefined) checkFunction(`${HEALTH}.registry.isReachable`, (registry as Partial<ReachableRegistry>).isReachable);
   const clock = partial.clock ?? d.clock;
-  checkFunction('health.clock.now', clock?.now);
-  checkFunction('health.clock.setTimeout', clock.setTimeout);
-  checkFunction('health.clock.clearTimeout', clock.clearTimeout);
+  checkFunction(`${HEALTH}.clock.now`, clock?.now);
+  checkFunction(`${HEALTH}.clock.setTimeout`, clock.setTimeout);
+  checkFunction(`${HEALTH}.clock.clearTimeout`, clock.clearTimeout);
   const sources = partial.sources ?? d.sources;
-  if (!Array.isArray(sources)) throw new InvalidOptionsError('health.sources', 'expected an array');
+  if (!Array.isArray(sources)) throw new InvalidOptionsError(`${HEALTH}.sources`, 'expected an array');
   return {
     registry,
-    registryTimeoutMs: checkInteger('health.registryTimeoutMs', partial.registryTimeoutMs ?? d.registryTimeoutMs, 1, MAX_TIMER_DELAY_MS),
-    registryRequired: checkBoolean('health.registryRequired', partial.registryRequired ?? d.registryRequired),
-    sources: sources.map((entry, i) => toWatchedSource(`health.sources[${i}]`, entry)),
-    key: checkString('health.key', partial.key ?? d.key),
+    registryTimeoutMs: checkInteger(`${HEALTH}.registryTimeoutMs`, partial.registryTimeoutMs ?? d.registryTimeoutMs, 1, MAX_TIMER_DELAY_MS),
+    registryRequired: checkBoolean(`${HEALTH}.registryRequired`, partial.registryRequired ?? d.registryRequired),
+    sources: sources.map((entry, i) => toWatchedSource(`${HEALTH}.sources[${i}]`, entry)),
+    key: checkString(`${HEALTH}.key`, partial.key ?? d.key),
     clock,
   };
 }

@@ -1,4 +1,4 @@
-import { checkFunction, checkInteger, checkKnownKeys, checkNumber } from '../common/option-checks.js';
+import { checkFunction, checkInteger, checkOptionsObject, checkNumber } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { MAX_TIMER_DELAY_MS } from './timer-delay.js';
 
@@ -78,7 +78,7 @@ export function resolveBackoffOptions(
   fieldPrefix = 'backoff',
 ): BackoffOptions {
   const name = (field: keyof BackoffOptions): string => (fieldPrefix ? `${fieldPrefix}.${field}` : field);
-  checkKnownKeys(fieldPrefix, partial, KNOWN_KEYS);
+  checkOptionsObject(fieldPrefix || 'backoff', partial, KNOWN_KEYS);
 
   const initialDelay = checkInteger(
     name('initialDelay'),

@@ -1,4 +1,4 @@
-import { checkInteger, checkKnownKeys, checkString } from '../common/option-checks.js';
+import { checkInteger, checkOptionsObject, checkString } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 
 /**
@@ -50,26 +50,26 @@ export const RESERVED_LABELS: readonly string[] = ['pattern', 'provider', 'code'
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
+/** Where errors name the options: `new RpcMetrics(options)`. */
+const METRICS = 'RpcMetrics';
+
 /**
  * Fills defaults and validates once; throws {@link InvalidOptionsError} naming the field
- * (`metrics.<field>`). A field explicitly set to `undefined` takes its default.
+ * (`RpcMetrics.<field>`). A field explicitly set to `undefined` takes its default.
  */
 export function resolveRpcMetricsOptions(partial: Partial<RpcMetricsOptions> = {}): RpcMetricsOptions {
-  if (partial === null || typeof partial !== 'object') {
-    throw new InvalidOptionsError('metrics', 'expected an options object');
-  }
-  checkKnownKeys('metrics', partial, KNOWN_KEYS);
+  checkOptionsObject(METRICS, partial, KNOWN_KEYS);
   const d = DEFAULT_RPC_METRICS_OPTIONS;
   return {
-    maxPatterns: checkInteger('metrics.maxPatterns', partial.maxPatterns ?? d.maxPatterns, 1, 100_000),
-    maxProviders: checkInteger('metrics.maxProviders', partial.maxProviders ?? d.maxProviders, 1, 100_000),
+    maxPatterns: checkInteger(`${METRICS}.maxPatterns`, partial.maxPatterns ?? d.maxPatterns, 1, 100_000),
+    maxProviders: checkInteger(`${METRICS}.maxProviders`, partial.maxProviders ?? d.maxProviders, 1, 100_000),
     latencyBucketsMs: checkBuckets(partial.latencyBucketsMs ?? d.latencyBucketsMs),
     constLabels: checkConstLabels(partial.constLabels ?? d.constLabels),
   };
 }
 
 function checkBuckets(value: unknown): readonly number[] {
-  const field = 'metrics.latencyBucketsMs';
+  const field = `${METRICS}.latencyBucketsMs`;
   if (!Array.isArray(value) || value.length === 0 || value.length > 64) {
     throw new InvalidOptionsError(field, 'expected an array of 1 to 64 bucket bounds');
   }
@@ -85,11 +85,11 @@ function checkBuckets(value: unknown): readonly number[] {
 
 function checkConstLabels(value: unknown): Readonly<Record<string, string>> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidOptionsError('metrics.constLabels', 'expected a string map');
+    throw new InvalidOptionsError(`${METRICS}.constLabels`, 'expected a string map');
   }
   const out: Record<string, string> = {};
   for (const [name, labelValue] of Object.entries(value)) {
-    const field = `metrics.constLabels.${name}`;
+    const field = `${METRICS}.constLabels.${name}`;
     if (!LABEL_NAME.test(name) || name.startsWith('__') || RESERVED_LABELS.includes(name)) {
       throw new InvalidOptionsError(field, `not a usable label name (reserved: ${RESERVED_LABELS.join(', ')})`);
     }

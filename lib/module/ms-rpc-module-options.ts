@@ -1,13 +1,13 @@
 import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency } from '@nestjs/common';
-import { ChannelOptions, resolveChannelOptions } from '../channel/channel-options.js';
+import { CHANNEL_OPTION_KEYS, ChannelOptions, resolveChannelOptions } from '../channel/channel-options.js';
 import { MsRpcLogger } from '../common/logger.js';
-import { checkBoolean, checkInteger, checkKnownKeys } from '../common/option-checks.js';
+import { checkBoolean, checkInteger, checkLogger, checkOptionsObject, checkRegistry, checkString } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { BackoffOptions, resolveBackoffOptions } from '../liveness/backoff-options.js';
 import { MAX_TIMER_DELAY_MS } from '../liveness/timer-delay.js';
 import { DEFAULT_REGISTRY_TIMEOUT } from '../registry/registry-timeout.js';
-import type { MsRpcClientOptions } from '../client/client-options.js';
-import type { NacosRegistryOptionsInput } from '../registry/nacos-registry-options.js';
+import { CLIENT_OPTION_KEYS, resolveClientFields, type MsRpcClientOptions } from '../client/client-options.js';
+import { resolveNacosRegistryOptions, type NacosRegistryOptionsInput } from '../registry/nacos-registry-options.js';
 import type { Registry } from '../registry/registry.js';
 
 /** Options of {@link MsRpcModule.forRoot}: what every client and server of the app shares. */
@@ -80,30 +80,73 @@ export interface ResolvedMsRpcModuleOptions {
 
 const MODULE_KEYS = ['nacos', 'registry', 'registryTimeout', 'channel', 'backoff', 'clientDefaults', 'metrics', 'isGlobal', 'logger'];
 
-/** Validates once, at startup; errors name the field (`MsRpcModule.channel.heartbeatInterval`). */
+/**
+ * Validates once, at startup, every nested object included; errors name the field
+ * (`MsRpcModule.channel.heartbeatInterval`, `MsRpcModule.clientDefaults.balancer.warmupMs`).
+ */
 export function resolveModuleOptions(options: MsRpcModuleOptions): ResolvedMsRpcModuleOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidOptionsError('MsRpcModule', 'expected an options object');
-  }
-  checkKnownKeys('MsRpcModule', options, MODULE_KEYS);
+  checkOptionsObject('MsRpcModule', options, MODULE_KEYS);
   if (options.nacos && options.registry) {
     throw new InvalidOptionsError('MsRpcModule.registry', 'give either `nacos` or `registry`, not both');
   }
+  // The registry is built later, by a provider: its options are checked now, under this path.
+  if (options.nacos !== undefined) resolveNacosRegistryOptions(options.nacos, 'MsRpcModule.nacos');
+  if (options.registry !== undefined) checkRegistry('MsRpcModule.registry', options.registry);
+  if (options.logger !== undefined) checkLogger('MsRpcModule.logger', options.logger);
   const metrics = options.metrics ?? true;
   const isGlobal = options.isGlobal ?? false;
   checkBoolean('MsRpcModule.metrics', metrics);
   checkBoolean('MsRpcModule.isGlobal', isGlobal);
+  const clientDefaults = options.clientDefaults ?? {};
+  checkClientOptions(clientDefaults, 'MsRpcModule.clientDefaults');
   return {
     nacos: options.nacos,
     registry: options.registry,
     registryTimeout: checkInteger('MsRpcModule.registryTimeout', options.registryTimeout ?? DEFAULT_REGISTRY_TIMEOUT, 1, MAX_TIMER_DELAY_MS),
     channel: resolveChannelOptions(options.channel ?? {}, 'MsRpcModule.channel'),
     backoff: resolveBackoffOptions(options.backoff ?? {}, 'MsRpcModule.backoff'),
-    clientDefaults: options.clientDefaults ?? {},
+    clientDefaults,
     metrics,
     isGlobal,
     logger: options.logger,
   };
+}
+
+/** Client options that belong to the module's shared channel cache and watchdog. */
+const CHANNEL_LEVEL_KEYS = new Set<string>([...CHANNEL_OPTION_KEYS, 'backoff', 'retryStrategy']);
+
+/**
+ * Checks client options given to the module (`clientDefaults`, a registration) under `path`:
+ * channel-level settings are refused (the clients share the module's channel cache, so they
+ * would be ignored), the rest is validated as MsRpcClient would.
+ */
+export function checkClientOptions(options: unknown, path: string, extraKeys: readonly string[] = []): void {
+  const o = checkOptionsObject(path, options, [...CLIENT_OPTION_KEYS, ...extraKeys]);
+  const own: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(o)) {
+    if (CHANNEL_LEVEL_KEYS.has(key)) {
+      throw new InvalidOptionsError(
+        `${path}.${key}`,
+        'a channel setting: clients of the module share its channel cache, set it in forRoot({ channel / backoff })',
+      );
+    }
+    if (!extraKeys.includes(key)) own[key] = value;
+  }
+  resolveClientFields(own, path);
+}
+
+/**
+ * Checks one entry of `registerClients` (or what a `registerClientsAsync` factory returned) under
+ * `path` (`MsRpcModule.registerClients[0]`): a `service` is always needed (it is what discovery
+ * looks up, or the label of a direct-mode client).
+ */
+export function checkClientRegistration(entry: unknown, path: string, withName: boolean): void {
+  checkClientOptions(entry, path, withName ? ['name'] : []);
+  const { name, service } = entry as { name?: unknown; service?: unknown };
+  if (withName && (name === undefined || name === null || name === '')) {
+    throw new InvalidOptionsError(`${path}.name`, 'expected the injection token of the client (a string, symbol or class)');
+  }
+  checkString(`${path}.service`, service);
 }
 
 /** One client to provide: `@Inject(name) client: ClientProxy`. */

@@ -1,8 +1,6 @@
 import { DynamicModule, INestApplicationContext, Logger, Module, Provider } from '@nestjs/common';
 import { ChannelCache } from '../channel/channel-cache.js';
 import { MsRpcClient } from '../client/ms-rpc-client.js';
-import { CONNECTION_OPTION_KEYS } from '../connection/connection-options.js';
-import { PROTOCOL_OPTION_KEYS } from '../protocol/protocol-options.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { RpcMetrics } from '../metrics/rpc-metrics.js';
 import type { Registry } from '../registry/registry.js';
@@ -10,6 +8,7 @@ import { MsRpcServer } from '../server/ms-rpc-server.js';
 import type { MsRpcServerOptions } from '../server/server-options.js';
 import { MsRpcCoreModule } from './ms-rpc-core-module.js';
 import {
+  checkClientRegistration,
   MsRpcClientAsyncRegistration,
   MsRpcClientRegistration,
   MsRpcModuleAsyncOptions,
@@ -18,7 +17,12 @@ import {
 } from './ms-rpc-module-options.js';
 import { MS_RPC_MODULE_OPTIONS, MS_RPC_REGISTRY } from './ms-rpc-tokens.js';
 
-const SHARED = [MS_RPC_MODULE_OPTIONS, MS_RPC_REGISTRY, ChannelCache, RpcMetrics];
+/**
+ * What registered clients share, from forRoot's core module. Optional, so that registerClients
+ * without forRoot gets an error that says so rather than Nest's bare "can't resolve
+ * Symbol(MS_RPC_MODULE_OPTIONS)".
+ */
+const SHARED = [MS_RPC_MODULE_OPTIONS, MS_RPC_REGISTRY, ChannelCache, RpcMetrics].map((token) => ({ token, optional: true }));
 
 /**
  * The Nest module of this transport:
@@ -35,10 +39,12 @@ const SHARED = [MS_RPC_MODULE_OPTIONS, MS_RPC_REGISTRY, ChannelCache, RpcMetrics
 @Module({})
 export class MsRpcModule {
   static forRoot(options: MsRpcModuleOptions = {}): DynamicModule {
+    // Validates first (whatever plain JavaScript passed), then reads isGlobal.
+    const core = MsRpcCoreModule.forRoot(options);
     return {
       module: MsRpcModule,
       global: options.isGlobal ?? false,
-      imports: [MsRpcCoreModule.forRoot(options)],
+      imports: [core],
       exports: [MsRpcCoreModule],
     };
   }
@@ -52,26 +58,35 @@ export class MsRpcModule {
     };
   }
 
-  /** Provides one injectable ClientProxy per entry. Needs `forRoot`/`forRootAsync` somewhere in the app. */
+  /**
+   * Provides one injectable ClientProxy per entry. Needs `forRoot`/`forRootAsync` somewhere in the
+   * app. Entries are validated here, at import: errors name `MsRpcModule.registerClients[i].field`.
+   */
   static registerClients(clients: MsRpcClientRegistration[]): DynamicModule {
-    const providers: Provider[] = clients.map((registration) => {
+    checkClientList(clients, 'MsRpcModule.registerClients');
+    const providers: Provider[] = clients.map((registration, i) => {
+      checkClientRegistration(registration, `MsRpcModule.registerClients[${i}]`, true);
       const { name, ...clientOptions } = registration;
       return {
         provide: name,
-        useFactory: (...shared: SharedDeps) => createClient(clientOptions, ...shared),
+        useFactory: (...shared: SharedDeps) => createClient(clientOptions, `MsRpcModule.registerClients[${i}]`, ...shared),
         inject: SHARED,
       };
     });
     return { module: MsRpcModule, providers, exports: clients.map((c) => c.name) };
   }
 
+  /** As registerClients; what each factory returns is validated as `MsRpcModule.registerClientsAsync[i]`. */
   static registerClientsAsync(clients: MsRpcClientAsyncRegistration[]): DynamicModule {
-    const providers: Provider[] = clients.map((registration) => ({
+    checkClientList(clients, 'MsRpcModule.registerClientsAsync');
+    const providers: Provider[] = clients.map((registration, i) => ({
       provide: registration.name,
       useFactory: async (...args: unknown[]) => {
         const shared = args.slice(0, SHARED.length) as SharedDeps;
+        const path = `MsRpcModule.registerClientsAsync[${i}]`;
         const own = await registration.useFactory(...(args.slice(SHARED.length) as never[]));
-        return createClient(own, ...shared);
+        checkClientRegistration(own, path, false);
+        return createClient(own, path, ...shared);
       },
       inject: [...SHARED, ...(registration.inject ?? [])],
     }));
@@ -120,37 +135,27 @@ export class MsRpcModule {
   }
 }
 
-const CHANNEL_LEVEL_KEYS = new Set<string>([
-  ...PROTOCOL_OPTION_KEYS,
-  ...CONNECTION_OPTION_KEYS,
-  'connectionsPerProvider',
-  'backoff',
-  'retryStrategy',
-]);
+type SharedDeps = [ResolvedMsRpcModuleOptions | undefined, Registry | null | undefined, ChannelCache | undefined, RpcMetrics | null | undefined];
 
-type SharedDeps = [ResolvedMsRpcModuleOptions, Registry | null, ChannelCache, RpcMetrics | null];
+function checkClientList(clients: unknown, path: string): void {
+  if (!Array.isArray(clients)) throw new InvalidOptionsError(path, 'expected an array of client registrations');
+}
 
+/** `path` names the registration in errors (`MsRpcModule.registerClients[0]`). */
 function createClient(
   own: Omit<MsRpcClientRegistration, 'name'>,
-  options: ResolvedMsRpcModuleOptions,
-  registry: Registry | null,
-  channels: ChannelCache,
-  metrics: RpcMetrics | null,
+  path: string,
+  options: ResolvedMsRpcModuleOptions | undefined,
+  registry: Registry | null | undefined,
+  channels: ChannelCache | undefined,
+  metrics: RpcMetrics | null | undefined,
 ): MsRpcClient {
-  const sources: Array<[string, object]> = [
-    ['MsRpcModule.clientDefaults', options.clientDefaults],
-    [`MsRpcModule.registerClients[${String(own.service)}]`, own],
-  ];
-  for (const [path, source] of sources) {
-    for (const key of Object.keys(source)) {
-      // These belong to the shared channel layer: silently ignoring them would surprise the caller.
-      if (CHANNEL_LEVEL_KEYS.has(key)) {
-        throw new InvalidOptionsError(
-          `${path}.${key}`,
-          'a channel setting: clients of the module share its channel cache, set it in forRoot({ channel / backoff })',
-        );
-      }
-    }
+  if (options === undefined || channels === undefined) {
+    throw new InvalidOptionsError(
+      path,
+      'MsRpcModule.registerClients needs MsRpcModule.forRoot() (or forRootAsync()): import it in the application, ' +
+        'e.g. in the root module: imports: [MsRpcModule.forRoot({ ... }), MsRpcModule.registerClients([...])]',
+    );
   }
   const merged = {
     logger: options.logger ?? new Logger('MsRpcClient'),
@@ -161,7 +166,7 @@ function createClient(
   if (!merged.providers && !merged.registry) {
     if (!registry) {
       throw new InvalidOptionsError(
-        `MsRpcModule.registerClients[${String(own.service)}].providers`,
+        `${path}.providers`,
         'direct mode (no `nacos`/`registry` in forRoot) needs the provider addresses of each client',
       );
     }

@@ -6,7 +6,9 @@ import {
   checkFunction,
   checkInteger,
   checkKnownKeys,
+  checkLogger,
   checkOneOf,
+  checkOptionsObject,
   checkString,
   definedOptions,
 } from '../common/option-checks.js';
@@ -76,7 +78,7 @@ export interface NacosRegistryOptions {
    */
   grpcPort?: number;
   /**
-   * Offset of the gRPC port from the main port (the Java client's `nacos.server.grpc.port.offset`).
+   * Offset of the gRPC port from the main port (the Java client's `${prefix}.server.grpc.port.offset`).
    * @default 1000
    */
   grpcPortOffset: number;
@@ -187,58 +189,57 @@ const KNOWN_KEYS = [
 ] as const;
 
 /** Fills defaults and validates once; throws {@link InvalidOptionsError} naming the field. */
-export function resolveNacosRegistryOptions(partial: NacosRegistryOptionsInput): ResolvedNacosRegistryOptions {
-  if (partial === null || typeof partial !== 'object') throw new InvalidOptionsError('nacos', 'expected an options object');
-  checkKnownKeys('nacos', partial, KNOWN_KEYS);
+export function resolveNacosRegistryOptions(partial: NacosRegistryOptionsInput, prefix = 'NacosRegistry'): ResolvedNacosRegistryOptions {
+  checkOptionsObject(prefix, partial, KNOWN_KEYS);
   const defined = definedOptions(partial);
   const merged = { ...DEFAULT_NACOS_REGISTRY_OPTIONS, ...defined } as NacosRegistryOptions;
 
-  const protocol = checkOneOf('nacos.protocol', merged.protocol, ['grpc', 'http'] as const);
-  if (merged.grpcPort !== undefined) checkInteger('nacos.grpcPort', merged.grpcPort, 1, 65535);
-  checkInteger('nacos.grpcPortOffset', merged.grpcPortOffset, -65535, 65535);
-  const parsed = checkServerList(merged.serverList, protocol);
+  const protocol = checkOneOf(`${prefix}.protocol`, merged.protocol, ['grpc', 'http'] as const);
+  if (merged.grpcPort !== undefined) checkInteger(`${prefix}.grpcPort`, merged.grpcPort, 1, 65535);
+  checkInteger(`${prefix}.grpcPortOffset`, merged.grpcPortOffset, -65535, 65535);
+  const parsed = checkServerList(merged.serverList, protocol, prefix);
   const servers = parsed.map((s, i) => {
     const grpcPort = merged.grpcPort ?? s.port + merged.grpcPortOffset;
     if (grpcPort < 1 || grpcPort > 65535) {
-      throw new InvalidOptionsError(`nacos.serverList[${i}]`, `gRPC port ${s.port} + grpcPortOffset = ${grpcPort} is out of range`);
+      throw new InvalidOptionsError(`${prefix}.serverList[${i}]`, `gRPC port ${s.port} + grpcPortOffset = ${grpcPort} is out of range`);
     }
     return { ...s, grpcPort };
   });
   const serverList = parsed.map((s) => `${s.host}:${s.port}`);
-  checkTls(merged.tls, protocol);
-  const grpc = resolveNacosGrpcOptions(merged.grpc);
+  checkTls(merged.tls, protocol, prefix);
+  const grpc = resolveNacosGrpcOptions(merged.grpc, `${prefix}.grpc`);
   // Not "": Java clients send "public" for the default namespace and the gRPC handlers do not map
   // "" to it, so an empty namespace would be one of its own, invisible to every Java client.
-  checkString('nacos.namespace', merged.namespace);
-  checkString('nacos.group', merged.group);
-  checkString('nacos.cluster', merged.cluster);
-  if (merged.group.includes('@@')) throw new InvalidOptionsError('nacos.group', 'must not contain "@@"');
+  checkString(`${prefix}.namespace`, merged.namespace);
+  checkString(`${prefix}.group`, merged.group);
+  checkString(`${prefix}.cluster`, merged.cluster);
+  if (merged.group.includes('@@')) throw new InvalidOptionsError(`${prefix}.group`, 'must not contain "@@"');
   if (!Array.isArray(merged.discoveryClusters) || merged.discoveryClusters.length === 0) {
-    throw new InvalidOptionsError('nacos.discoveryClusters', 'expected a non-empty array of cluster names');
+    throw new InvalidOptionsError(`${prefix}.discoveryClusters`, 'expected a non-empty array of cluster names');
   }
   merged.discoveryClusters.forEach((c, i) => {
-    checkString(`nacos.discoveryClusters[${i}]`, c);
-    if (c.includes(',')) throw new InvalidOptionsError(`nacos.discoveryClusters[${i}]`, 'must not contain ","');
+    checkString(`${prefix}.discoveryClusters[${i}]`, c);
+    if (c.includes(',')) throw new InvalidOptionsError(`${prefix}.discoveryClusters[${i}]`, 'must not contain ","');
   });
   if ((merged.username === undefined) !== (merged.password === undefined)) {
-    throw new InvalidOptionsError(merged.username === undefined ? 'nacos.username' : 'nacos.password', 'username and password go together');
+    throw new InvalidOptionsError(merged.username === undefined ? `${prefix}.username` : `${prefix}.password`, 'username and password go together');
   }
-  if (merged.username !== undefined) checkString('nacos.username', merged.username);
-  if (merged.password !== undefined) checkString('nacos.password', merged.password);
-  checkLogger(merged.logger);
-  if (merged.clock === null || typeof merged.clock !== 'object') throw new InvalidOptionsError('nacos.clock', 'expected a Clock');
-  checkFunction('nacos.clock.setTimeout', merged.clock.setTimeout);
+  if (merged.username !== undefined) checkString(`${prefix}.username`, merged.username);
+  if (merged.password !== undefined) checkString(`${prefix}.password`, merged.password);
+  checkLogger(`${prefix}.logger`, merged.logger);
+  if (merged.clock === null || typeof merged.clock !== 'object') throw new InvalidOptionsError(`${prefix}.clock`, 'expected a Clock');
+  checkFunction(`${prefix}.clock.setTimeout`, merged.clock.setTimeout);
 
   return { ...merged, protocol, serverList, servers, grpc, discoveryClusters: [...merged.discoveryClusters] };
 }
 
-function checkServerList(value: unknown, protocol: NacosProtocol): Array<Omit<NacosServerAddress, 'grpcPort'>> {
+function checkServerList(value: unknown, protocol: NacosProtocol, prefix: string): Array<Omit<NacosServerAddress, 'grpcPort'>> {
   const list = typeof value === 'string' ? value.split(',') : value;
   if (!Array.isArray(list) || list.length === 0) {
-    throw new InvalidOptionsError('nacos.serverList', 'expected "host:port" entries (array or comma-separated string)');
+    throw new InvalidOptionsError(`${prefix}.serverList`, 'expected "host:port" entries (array or comma-separated string)');
   }
   return list.map((entry, i) => {
-    const field = `nacos.serverList[${i}]`;
+    const field = `${prefix}.serverList[${i}]`;
     const server = checkString(field, typeof entry === 'string' ? entry.trim() : entry);
     // The `nacos` client appends ":8848" to entries without a colon and splits nothing else, so an
     // IPv6 literal cannot be expressed there; gRPC takes `[::1]:8848`.
@@ -252,30 +253,23 @@ function checkServerList(value: unknown, protocol: NacosProtocol): Array<Omit<Na
   });
 }
 
-function checkTls(tls: unknown, protocol: NacosProtocol): void {
+function checkTls(tls: unknown, protocol: NacosProtocol, prefix: string): void {
   if (typeof tls === 'boolean') return;
-  if (protocol === 'http') throw new InvalidOptionsError('nacos.tls', 'the http protocol takes only true or false');
-  if (tls === null || typeof tls !== 'object') throw new InvalidOptionsError('nacos.tls', 'expected a boolean or TLS options');
-  checkKnownKeys('nacos.tls', tls, ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized']);
+  if (protocol === 'http') throw new InvalidOptionsError(`${prefix}.tls`, 'the http protocol takes only true or false');
+  if (tls === null || typeof tls !== 'object') throw new InvalidOptionsError(`${prefix}.tls`, 'expected a boolean or TLS options');
+  checkKnownKeys(`${prefix}.tls`, tls, ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized']);
   const t = tls as NacosTlsOptions;
   for (const key of ['ca', 'cert', 'key'] as const) {
     const v = t[key];
     if (v !== undefined && typeof v !== 'string' && !Buffer.isBuffer(v)) {
-      throw new InvalidOptionsError(`nacos.tls.${key}`, 'expected a PEM string or Buffer');
+      throw new InvalidOptionsError(`${prefix}.tls.${key}`, 'expected a PEM string or Buffer');
     }
   }
   if ((t.cert === undefined) !== (t.key === undefined)) {
-    throw new InvalidOptionsError(t.cert === undefined ? 'nacos.tls.cert' : 'nacos.tls.key', 'cert and key go together');
+    throw new InvalidOptionsError(t.cert === undefined ? `${prefix}.tls.cert` : `${prefix}.tls.key`, 'cert and key go together');
   }
-  if (t.servername !== undefined) checkString('nacos.tls.servername', t.servername);
-  if (t.rejectUnauthorized !== undefined) checkBoolean('nacos.tls.rejectUnauthorized', t.rejectUnauthorized);
-}
-
-function checkLogger(logger: unknown): void {
-  if (logger === null || typeof logger !== 'object') throw new InvalidOptionsError('nacos.logger', 'expected a logger object');
-  for (const method of ['log', 'warn', 'error'] as const) {
-    checkFunction(`nacos.logger.${method}`, (logger as Record<string, unknown>)[method]);
-  }
+  if (t.servername !== undefined) checkString(`${prefix}.tls.servername`, t.servername);
+  if (t.rejectUnauthorized !== undefined) checkBoolean(`${prefix}.tls.rejectUnauthorized`, t.rejectUnauthorized);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { checkInteger, checkNumber, checkString } from '../common/option-checks.js';
+import { checkInteger, checkNumber, checkOptionsObject, checkString } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 
 /** What a provider publishes about itself. */
@@ -17,17 +17,17 @@ export interface Registration {
 
 /** Rejects a malformed registration before any network traffic, naming the bad field. */
 export function checkRegistration(reg: Registration): void {
-  if (reg === null || typeof reg !== 'object') throw new InvalidOptionsError('registration', 'expected an object');
-  checkString('registration.service', reg.service);
-  if (reg.group !== undefined) checkString('registration.group', reg.group);
-  checkString('registration.host', reg.host);
-  checkInteger('registration.port', reg.port, 1, 65535);
-  if (reg.weight !== undefined) checkNumber('registration.weight', reg.weight, 0, 10_000);
-  if (reg.cluster !== undefined) checkString('registration.cluster', reg.cluster);
+  checkOptionsObject('Registration', reg, ['service', 'group', 'host', 'port', 'weight', 'cluster', 'metadata']);
+  checkString('Registration.service', reg.service);
+  if (reg.group !== undefined) checkString('Registration.group', reg.group);
+  checkString('Registration.host', reg.host);
+  checkInteger('Registration.port', reg.port, 1, 65535);
+  if (reg.weight !== undefined) checkNumber('Registration.weight', reg.weight, 0, 10_000);
+  if (reg.cluster !== undefined) checkString('Registration.cluster', reg.cluster);
   if (reg.metadata !== undefined) {
     if (reg.metadata === null || typeof reg.metadata !== 'object') {
-      throw new InvalidOptionsError('registration.metadata', 'expected an object of strings');
+      throw new InvalidOptionsError('Registration.metadata', 'expected an object of strings');
     }
-    for (const [key, value] of Object.entries(reg.metadata)) checkString(`registration.metadata.${key}`, value, true);
+    for (const [key, value] of Object.entries(reg.metadata)) checkString(`Registration.metadata.${key}`, value, true);
   }
 }

@@ -1,5 +1,5 @@
 import { consoleWarnLogger, type MsRpcLogger } from '../common/logger.js';
-import { checkInteger, checkNumber, checkString } from '../common/option-checks.js';
+import { checkInteger, checkKnownKeys, checkNumber, checkString } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { Registration } from './registration.js';
 import type { InstancesListener, Registry } from './registry.js';
@@ -25,7 +25,7 @@ export class StaticRegistry implements Registry {
     addresses: readonly StaticAddress[],
     private readonly logger: MsRpcLogger = consoleWarnLogger,
   ) {
-    this.instances = parseStaticAddresses(addresses, 'addresses');
+    this.instances = parseStaticAddresses(addresses, 'StaticRegistry.addresses');
     this.identity = `static://${this.instances
       .map((i) => i.id)
       .sort()
@@ -34,7 +34,7 @@ export class StaticRegistry implements Registry {
 
   /** Replaces the list (validated like the constructor's) and notifies every subscriber with it. */
   setInstances(addresses: readonly StaticAddress[]): void {
-    this.instances = parseStaticAddresses(addresses, 'addresses');
+    this.instances = parseStaticAddresses(addresses, 'StaticRegistry.addresses');
     if (this.closed) return;
     for (const set of this.listeners.values()) {
       for (const listener of [...set]) this.notify(listener);
@@ -94,7 +94,7 @@ export class StaticRegistry implements Registry {
   }
 }
 
-/** Validates and normalises a static address list; `field` prefixes error paths, e.g. `addresses[2]`. */
+/** Validates and normalises a static address list; `field` prefixes error paths, e.g. `MsRpcClient.providers[2]`. */
 export function parseStaticAddresses(addresses: readonly StaticAddress[], field: string): ServiceInstance[] {
   if (!Array.isArray(addresses)) throw new InvalidOptionsError(field, 'expected an array of addresses');
   const seen = new Set<string>();
@@ -116,9 +116,10 @@ function parseHostPort(address: string, path: string): ServiceInstance {
 }
 
 function parseObject(address: Exclude<StaticAddress, string>, path: string): ServiceInstance {
-  if (address === null || typeof address !== 'object') {
+  if (address === null || typeof address !== 'object' || Array.isArray(address)) {
     throw new InvalidOptionsError(path, 'expected "host:port" or { host, port, weight?, metadata? }');
   }
+  checkKnownKeys(path, address, ['host', 'port', 'weight', 'metadata']);
   const host = checkString(`${path}.host`, address.host);
   const port = checkInteger(`${path}.port`, address.port, 1, 65535);
   const weight = address.weight === undefined ? 1 : checkNumber(`${path}.weight`, address.weight, 0, 10_000);

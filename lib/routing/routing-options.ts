@@ -1,5 +1,4 @@
-import { checkInteger, checkKnownKeys, checkNumber } from '../common/option-checks.js';
-import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { checkInteger, checkOptionsObject, checkNumber } from '../common/option-checks.js';
 
 /** How many retries a client may make relative to its calls (see {@link RetryBudget}). */
 export interface RetryBudgetOptions {
@@ -73,8 +72,7 @@ export const DEFAULT_OUTLIER_DETECTION_OPTIONS: Readonly<OutlierDetectionOptions
 });
 
 export function resolveRetryBudgetOptions(partial: Partial<RetryBudgetOptions>, field: string): RetryBudgetOptions {
-  if (partial === null || typeof partial !== 'object') throw new InvalidOptionsError(field, 'expected an object');
-  checkKnownKeys(field, partial, Object.keys(DEFAULT_RETRY_BUDGET_OPTIONS));
+  checkOptionsObject(field, partial, Object.keys(DEFAULT_RETRY_BUDGET_OPTIONS));
   const o = { ...DEFAULT_RETRY_BUDGET_OPTIONS, ...stripUndefined(partial) };
   checkNumber(`${field}.ratio`, o.ratio, 0, 10);
   checkNumber(`${field}.minRetriesPerSecond`, o.minRetriesPerSecond, 0, 1_000_000);
@@ -86,8 +84,7 @@ export function resolveOutlierDetectionOptions(
   partial: Partial<OutlierDetectionOptions>,
   field: string,
 ): OutlierDetectionOptions {
-  if (partial === null || typeof partial !== 'object') throw new InvalidOptionsError(field, 'expected an object or false');
-  checkKnownKeys(field, partial, Object.keys(DEFAULT_OUTLIER_DETECTION_OPTIONS));
+  checkOptionsObject(field, partial, Object.keys(DEFAULT_OUTLIER_DETECTION_OPTIONS));
   const o = { ...DEFAULT_OUTLIER_DETECTION_OPTIONS, ...stripUndefined(partial) };
   checkInteger(`${field}.intervalMs`, o.intervalMs, 1);
   checkInteger(`${field}.baseEjectionMs`, o.baseEjectionMs, 1);

@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type ConnectionOptions as TlsConnectionOptions, type TlsOptions } from 'node:tls';
-import { checkInteger, checkKnownKeys } from '../common/option-checks.js';
+import { checkInteger, checkKnownKeys, checkOptionsObject } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+import { TLS_CONNECT_OPTION_KEYS, TLS_SERVER_OPTION_KEYS } from './tls-option-keys.js';
 import { MAX_AUTH_TOKEN_LENGTH, TokenAuthenticator } from './token-authenticator.js';
 
 /** TLS and token settings of a client connection (part of ConnectionOptions, so of channel and client options). */
@@ -75,7 +76,7 @@ export function resolveClientSecurityOptions(partial: Partial<ClientSecurityOpti
   const p = (field: string) => (prefix ? `${prefix}.${field}` : field);
   const out: ClientSecurityOptions = {};
   if (partial.tls !== undefined) {
-    checkTlsObject(p('tls'), partial.tls);
+    checkTlsObject(p('tls'), partial.tls, TLS_CONNECT_OPTION_KEYS);
     for (const key of ADDRESS_KEYS) {
       if ((partial.tls as Record<string, unknown>)[key] !== undefined) {
         throw new InvalidOptionsError(p(`tls.${key}`), 'the address comes from each provider; remove it from the TLS options');
@@ -103,7 +104,7 @@ export function resolveServerSecurityOptions(partial: Partial<ServerSecurityOpti
   checkInteger(p('handshakeTimeout'), out.handshakeTimeout, 1);
   if (partial.tls !== undefined) {
     const tls = partial.tls;
-    checkTlsObject(p('tls'), tls);
+    checkTlsObject(p('tls'), tls, TLS_SERVER_OPTION_KEYS);
     if (!((tls.key && tls.cert) || tls.pfx || tls.SNICallback || tls.secureContext)) {
       throw new InvalidOptionsError(p('tls'), 'a TLS server needs a certificate: give `key` and `cert` (or `pfx`)');
     }
@@ -112,10 +113,7 @@ export function resolveServerSecurityOptions(partial: Partial<ServerSecurityOpti
   }
   if (partial.auth !== undefined) {
     const auth: unknown = partial.auth;
-    if (auth === null || typeof auth !== 'object' || Array.isArray(auth)) {
-      throw new InvalidOptionsError(p('auth'), 'expected an object `{ tokens: string[] }`');
-    }
-    checkKnownKeys(p('auth'), auth, ['tokens']);
+    checkOptionsObject(p('auth'), auth, ['tokens']);
     // Validates each token; the server builds its own authenticator from the resolved options.
     void new TokenAuthenticator((auth as ServerAuthOptions).tokens, p('auth.tokens'));
     out.auth = { tokens: [...(auth as ServerAuthOptions).tokens] };
@@ -123,10 +121,11 @@ export function resolveServerSecurityOptions(partial: Partial<ServerSecurityOpti
   return out;
 }
 
-function checkTlsObject(field: string, value: unknown): void {
+function checkTlsObject(field: string, value: unknown, known: readonly string[]): void {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidOptionsError(field, 'expected an object of Node TLS options');
   }
+  checkKnownKeys(field, value, known);
 }
 
 /** Bad PEM, a key that does not match its certificate...: fail at construction, not on the first connect. */

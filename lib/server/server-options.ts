@@ -1,4 +1,12 @@
-import { checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkString, definedOptions } from '../common/option-checks.js';
+import {
+  checkBoolean,
+  checkInteger,
+  checkNumber,
+  checkOptionsObject,
+  checkRegistry,
+  checkString,
+  definedOptions,
+} from '../common/option-checks.js';
 import { DEFAULT_CONNECTION_OPTIONS } from '../connection/connection-options.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import { PROTOCOL_OPTION_KEYS, ProtocolOptions, resolveProtocolOptions } from '../protocol/protocol-options.js';
@@ -213,8 +221,8 @@ const SERVER_KEYS = [
 ] as const;
 
 export function resolveServerOptions(partial: Partial<MsRpcServerOptions> = {}): MsRpcServerOptions {
+  checkOptionsObject('MsRpcServer', partial, [...SERVER_KEYS, ...PROTOCOL_OPTION_KEYS, ...SERVER_SECURITY_OPTION_KEYS]);
   const defined = definedOptions(partial);
-  checkKnownKeys('MsRpcServer', defined, [...SERVER_KEYS, ...PROTOCOL_OPTION_KEYS, ...SERVER_SECURITY_OPTION_KEYS]);
   const o: MsRpcServerOptions = {
     ...DEFAULT_SERVER_OPTIONS,
     ...defined,
@@ -238,10 +246,11 @@ export function resolveServerOptions(partial: Partial<MsRpcServerOptions> = {}):
   for (const field of ['service', 'version', 'group', 'cluster', 'advertisedHost'] as const) {
     if (o[field] !== undefined) checkString(`MsRpcServer.${field}`, o[field]);
   }
+  if (o.registry !== undefined) checkRegistry('MsRpcServer.registry', o.registry);
   if (o.registry && !o.service) {
-    throw new InvalidOptionsError('MsRpcServer.service', 'a service name is required to register in a registry');
+    throw new InvalidOptionsError('MsRpcServer.service', 'required with a registry: it is the name this provider registers under');
   }
-  if (o.metadata === null || typeof o.metadata !== 'object') {
+  if (o.metadata === null || typeof o.metadata !== 'object' || Array.isArray(o.metadata)) {
     throw new InvalidOptionsError('MsRpcServer.metadata', 'expected an object of strings');
   }
   for (const [key, value] of Object.entries(o.metadata)) checkString(`MsRpcServer.metadata.${key}`, value, true);

@@ -1,3 +1,6 @@
+import { checkOptionsObject } from '../common/option-checks.js';
+import { InvalidOptionsError } from '../errors/invalid-options-error.js';
+
 /** Loopback only: a test server must never be reachable from, or talk to, anything else. */
 const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'];
 
@@ -54,9 +57,23 @@ export interface NacosTestServerOptions {
 
 export type ResolvedNacosTestServerOptions = Required<Omit<NacosTestServerOptions, 'username' | 'password'>>;
 
+const KNOWN_KEYS = [
+  'port',
+  'host',
+  'heartbeatTimeoutMs',
+  'deleteTimeoutMs',
+  'pushDelayMs',
+  'username',
+  'password',
+  'clientBeatIntervalMs',
+  'cacheMillis',
+  'checkIntervalMs',
+];
+
 export function resolveNacosTestServerOptions(options: NacosTestServerOptions): ResolvedNacosTestServerOptions {
+  checkOptionsObject('NacosTestServer', options, KNOWN_KEYS);
   const host = options.host ?? '127.0.0.1';
-  if (!LOOPBACK_HOSTS.includes(host)) throw new Error(`NacosTestServer binds loopback only, got host ${host}`);
+  if (!LOOPBACK_HOSTS.includes(host)) throw new InvalidOptionsError('NacosTestServer.host', `loopback only (${LOOPBACK_HOSTS.join(', ')}), got ${host}`);
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 15_000;
   const deleteTimeoutMs = options.deleteTimeoutMs ?? 30_000;
   return {

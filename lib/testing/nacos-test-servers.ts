@@ -1,3 +1,4 @@
+import { checkOptionsObject } from '../common/option-checks.js';
 import { NacosGrpcTestServer } from './nacos-grpc/nacos-grpc-test-server.js';
 import type { NacosGrpcTestServerOptions } from './nacos-grpc/grpc-test-options.js';
 import { NacosTestServer } from './nacos-test-server.js';
@@ -66,6 +67,7 @@ const MAX_PORT_ATTEMPTS = 20;
  * Needs the optional peers `@grpc/grpc-js` and `protobufjs` (the gRPC server loads them on start).
  */
 export async function startNacosTestServers(options: NacosTestServersOptions = {}): Promise<NacosTestServers> {
+  checkOptionsObject('startNacosTestServers', options, ['port', 'host', 'username', 'password', 'http', 'grpc']);
   const { port = 0, host, username, http: httpOptions, grpc: grpcOptions } = options;
   const password = username !== undefined ? (options.password ?? '') : undefined;
   for (let attempt = 1; ; attempt++) {

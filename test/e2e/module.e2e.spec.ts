@@ -244,7 +244,7 @@ describe('MsRpcModule (real Nest apps, direct mode)', () => {
         return AppModule;
       });
       expect(err).toBeInstanceOf(InvalidOptionsError);
-      expect(fieldOf(err)).toBe('MsRpcModule.registerClients[math].providers');
+      expect(fieldOf(err)).toBe('MsRpcModule.registerClients[0].providers');
     });
 
     it('registerClients with a bad client option', async () => {
@@ -259,7 +259,7 @@ describe('MsRpcModule (real Nest apps, direct mode)', () => {
         return AppModule;
       });
       expect(err).toBeInstanceOf(InvalidOptionsError);
-      expect(fieldOf(err)).toBe('MsRpcClient.timeout');
+      expect(fieldOf(err)).toBe('MsRpcModule.registerClients[0].timeout');
     });
 
     it('createServer with a bad server option', async () => {

@@ -78,6 +78,7 @@ describe('StaticRegistry', () => {
     [{ host: 'h', port: 1, weight: -1 }, 'addresses[0].weight', /number in \[0, 10000\]/],
     [{ host: 'h', port: 1, metadata: { a: 1 } }, 'addresses[0].metadata.a', /string/],
     [42, 'addresses[0]', /expected "host:port" or/],
+    [{ host: 'h', port: 1, wieght: 2 }, 'addresses[0].wieght', /unknown option/],
   ])('rejects %p naming %s', (address, field, message) => {
     const attempt = () => new StaticRegistry([address as never]);
     expect(attempt).toThrow(InvalidOptionsError);
@@ -85,7 +86,7 @@ describe('StaticRegistry', () => {
     try {
       attempt();
     } catch (err) {
-      expect((err as InvalidOptionsError).field).toBe(field);
+      expect((err as InvalidOptionsError).field).toBe(`StaticRegistry.${field}`);
     }
   });
 

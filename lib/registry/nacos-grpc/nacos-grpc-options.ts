@@ -1,4 +1,4 @@
-import { checkInteger, checkKnownKeys, checkString, definedOptions } from '../../common/option-checks.js';
+import { checkInteger, checkOptionsObject, checkString, definedOptions } from '../../common/option-checks.js';
 import { InvalidOptionsError } from '../../errors/invalid-options-error.js';
 
 /**
@@ -89,17 +89,16 @@ const KEYS = Object.keys(DEFAULT_NACOS_GRPC_OPTIONS);
 const DURATIONS = KEYS.filter((k) => k !== 'appName' && k !== 'healthCheckRetries' && k !== 'maxInboundMessageSize');
 
 /** Fills defaults and validates once; throws {@link InvalidOptionsError} naming the field. */
-export function resolveNacosGrpcOptions(partial: Partial<NacosGrpcOptions> | undefined): NacosGrpcOptions {
+export function resolveNacosGrpcOptions(partial: Partial<NacosGrpcOptions> | undefined, prefix = 'NacosRegistry.grpc'): NacosGrpcOptions {
   if (partial === undefined) return { ...DEFAULT_NACOS_GRPC_OPTIONS };
-  if (partial === null || typeof partial !== 'object') throw new InvalidOptionsError('nacos.grpc', 'expected an object');
-  checkKnownKeys('nacos.grpc', partial, KEYS);
+  checkOptionsObject(prefix, partial, KEYS);
   const merged = { ...DEFAULT_NACOS_GRPC_OPTIONS, ...definedOptions(partial) } as NacosGrpcOptions;
-  for (const key of DURATIONS) checkInteger(`nacos.grpc.${key}`, merged[key as keyof NacosGrpcOptions], 1, 600_000);
-  checkInteger('nacos.grpc.healthCheckRetries', merged.healthCheckRetries, 0, 10);
-  checkInteger('nacos.grpc.maxInboundMessageSize', merged.maxInboundMessageSize, 4096, 1024 * 1024 * 1024);
-  checkString('nacos.grpc.appName', merged.appName);
+  for (const key of DURATIONS) checkInteger(`${prefix}.${key}`, merged[key as keyof NacosGrpcOptions], 1, 600_000);
+  checkInteger(`${prefix}.healthCheckRetries`, merged.healthCheckRetries, 0, 10);
+  checkInteger(`${prefix}.maxInboundMessageSize`, merged.maxInboundMessageSize, 4096, 1024 * 1024 * 1024);
+  checkString(`${prefix}.appName`, merged.appName);
   if (merged.reconnectMaxDelay < merged.reconnectMinDelay) {
-    throw new InvalidOptionsError('nacos.grpc.reconnectMaxDelay', 'must be >= reconnectMinDelay');
+    throw new InvalidOptionsError(`${prefix}.reconnectMaxDelay`, 'must be >= reconnectMinDelay');
   }
   return merged;
 }

@@ -1,3 +1,6 @@
+import { checkOptionsObject } from '../../common/option-checks.js';
+import { InvalidOptionsError } from '../../errors/invalid-options-error.js';
+
 /** Loopback only: a test server must never be reachable from, or talk to, anything else. */
 const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'];
 
@@ -110,9 +113,33 @@ export interface ResolvedNacosGrpcTestServerOptions
   tls: NacosGrpcTestServerOptions['tls'];
 }
 
+const KNOWN_KEYS = [
+  'host',
+  'port',
+  'grpcPort',
+  'name',
+  'pushDelayMs',
+  'subscribePushDelayMs',
+  'pushTimeoutMs',
+  'pushRetryDelayMs',
+  'idleTimeoutMs',
+  'detectionIntervalMs',
+  'detectionTimeoutMs',
+  'orphanExpiryMs',
+  'auth',
+  'tls',
+  // The constructor's extra: several nodes over one store.
+  'store',
+];
+
 export function resolveNacosGrpcTestServerOptions(o: NacosGrpcTestServerOptions): ResolvedNacosGrpcTestServerOptions {
+  checkOptionsObject('NacosGrpcTestServer', o, KNOWN_KEYS);
+  if (o.auth !== undefined) {
+    checkOptionsObject('NacosGrpcTestServer.auth', o.auth, ['username', 'password', 'tokenTtlSeconds', 'login', 'v1Only', 'acceptToken']);
+  }
+  if (o.tls !== undefined) checkOptionsObject('NacosGrpcTestServer.tls', o.tls, ['key', 'cert']);
   const host = o.host ?? '127.0.0.1';
-  if (!LOOPBACK_HOSTS.includes(host)) throw new Error(`NacosGrpcTestServer binds loopback only, got host ${host}`);
+  if (!LOOPBACK_HOSTS.includes(host)) throw new InvalidOptionsError('NacosGrpcTestServer.host', `loopback only (${LOOPBACK_HOSTS.join(', ')}), got ${host}`);
   return {
     host,
     port: o.port ?? 0,

@@ -217,11 +217,15 @@ describe('resolveHealthOptions', () => {
   it('fills the documented defaults and names the bad field', () => {
     const resolved = resolveHealthOptions();
     expect(resolved).toMatchObject({ registry: undefined, registryTimeoutMs: 2000, registryRequired: false, sources: [], key: 'ms-rpc' });
-    expect(() => resolveHealthOptions({ registryTimeoutMs: 0 })).toThrow(/"health\.registryTimeoutMs"/);
+    expect(() => resolveHealthOptions({ registryTimeoutMs: 0 })).toThrow(/"MsRpcHealthModule\.registryTimeoutMs"/);
     expect(() => resolveHealthOptions({ sources: [{ serviceName: 'x' } as never] })).toThrow(
-      /"health\.sources\[0\]\.readyProviderCount"/,
+      /"MsRpcHealthModule\.sources\[0\]\.readyProviderCount"/,
     );
-    expect(() => resolveHealthOptions({ registry: {} as Registry })).toThrow(/"health\.registry\.isReachable"/);
-    expect(() => resolveHealthOptions({ timeout: 5 } as never)).toThrow(/"health\.timeout".*unknown/);
+    expect(() => resolveHealthOptions({ registry: {} as Registry })).toThrow(/"MsRpcHealthModule\.registry\.isReachable"/);
+    expect(() => resolveHealthOptions({ timeout: 5 } as never)).toThrow(/"MsRpcHealthModule\.timeout".*unknown/);
+    const source = { serviceName: 'x', readyProviderCount: () => 1, knownProviderCount: () => 1 };
+    expect(() => resolveHealthOptions({ sources: [{ source, requred: false } as never] })).toThrow(
+      /"MsRpcHealthModule\.sources\[0\]\.requred".*unknown/,
+    );
   });
 });

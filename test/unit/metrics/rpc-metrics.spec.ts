@@ -213,11 +213,11 @@ describe('resolveRpcMetricsOptions', () => {
   });
 
   it('names the bad field', () => {
-    expect(() => new RpcMetrics({ maxPatterns: 0 })).toThrow(/"metrics\.maxPatterns"/);
-    expect(() => new RpcMetrics({ latencyBucketsMs: [1, 1] })).toThrow(/"metrics\.latencyBucketsMs\[1\]"/);
+    expect(() => new RpcMetrics({ maxPatterns: 0 })).toThrow(/"RpcMetrics\.maxPatterns"/);
+    expect(() => new RpcMetrics({ latencyBucketsMs: [1, 1] })).toThrow(/"RpcMetrics\.latencyBucketsMs\[1\]"/);
     expect(() => new RpcMetrics({ latencyBucketsMs: [] })).toThrow(InvalidOptionsError);
-    expect(() => new RpcMetrics({ constLabels: { pattern: 'x' } })).toThrow(/"metrics\.constLabels\.pattern"/);
+    expect(() => new RpcMetrics({ constLabels: { pattern: 'x' } })).toThrow(/"RpcMetrics\.constLabels\.pattern"/);
     expect(() => new RpcMetrics({ constLabels: { 'bad-name': 'x' } })).toThrow(InvalidOptionsError);
-    expect(() => new RpcMetrics({ maxPatern: 5 } as never)).toThrow(/"metrics\.maxPatern".*unknown/);
+    expect(() => new RpcMetrics({ maxPatern: 5 } as never)).toThrow(/"RpcMetrics\.maxPatern".*unknown/);
   });
 });
