@@ -52,7 +52,7 @@ describe('channel cache: connections per provider (loopback)', () => {
   it('200 concurrent first calls through an asynchronous registry: one connection, no lookup storm', async () => {
     const p = await provider();
     const registry = new CountingRegistry([p.address]);
-    const { client: c } = client([], { providers: undefined, registry, snapshotDir: false });
+    const { client: c } = client([], { service: 'echo', providers: undefined, registry, snapshotDir: false });
     const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => firstValueFrom(c.send('echo', i))));
     expect(answers).toHaveLength(200);
     expect(p.accepted()).toBe(1);

@@ -132,7 +132,7 @@ describe('reconnects, eviction and wait-for-ready on loopback', () => {
     cleanups.push(() => leaving.close(), () => staying.close());
     // Discovery knows only the leaving provider at first, so the in-flight calls all go there.
     const registry = new StaticRegistry([leaving.address]);
-    const { client: c, states } = client([], { providers: undefined, registry, snapshotDir: false, timeout: 3000 });
+    const { client: c, states } = client([], { service: 'drain', providers: undefined, registry, snapshotDir: false, timeout: 3000 });
     await c.connect();
     const ids = Array.from({ length: 20 }, (_, i) => `drain-${i}`);
     const inFlight = ids.map((id) => firstValueFrom(c.send('delay', { ms: 300, value: id, id })));
