@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { compileLibrary, type CompiledLibrary } from '../support/compiled-library.js';
+import { compileLibrary, runLibraryScript, type CompiledLibrary } from '../support/compiled-library.js';
 
 const SCRIPT = fileURLToPath(new URL('../support/scripts/optional-peers.mjs', import.meta.url));
 
@@ -28,26 +27,12 @@ describe('optional registry packages are loaded only when used', () => {
 
   afterAll(() => lib?.dispose());
 
-  const run = (env: Record<string, string>): Promise<PeersReport> =>
-    new Promise((resolve, reject) => {
-      // The project's node_modules resolve the packages (the script lives under test/).
-      const child = spawn(process.execPath, [SCRIPT], {
-        env: { PATH: process.env.PATH, MS_RPC_LIB: lib.entry, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(guard);
-        const line = stdout.trim().split('\n').at(-1);
-        if (code !== 0 || !line) return reject(new Error(`script exited ${code}: ${stderr}`));
-        resolve(JSON.parse(line) as PeersReport);
-      });
-    });
+  // The project's node_modules resolve the packages (the script lives under test/).
+  const run = async (env: Record<string, string>): Promise<PeersReport> => {
+    const { code, report, stderr } = await runLibraryScript(lib, SCRIPT, env, 20_000);
+    if (code !== 0 || report === undefined) throw new Error(`script exited ${code}: ${stderr}`);
+    return report as PeersReport;
+  };
 
   it('importing the library and making a direct-mode call loads none of them', async () => {
     const report = await run({ MODE: 'direct' });

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { compileLibrary, type CompiledLibrary } from '../support/compiled-library.js';
+import { compileLibrary, runLibraryScript, type CompiledLibrary } from '../support/compiled-library.js';
 import { reservePort } from '../support/loopback-utils.js';
 import { startTestProvider, type TestProvider } from '../support/test-provider.js';
 
@@ -36,25 +35,8 @@ describe('a pending call keeps the process alive; an idle client does not (Commo
     lib?.dispose();
   });
 
-  const run = (script: string, env: Record<string, string>): Promise<ScriptResult> =>
-    new Promise((resolve, reject) => {
-      const started = performance.now();
-      const child = spawn(process.execPath, [SCRIPTS + script], {
-        env: { PATH: process.env.PATH, MS_RPC_LIB: lib.entry, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const guard = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(guard);
-        const line = stdout.trim().split('\n').at(-1);
-        resolve({ code, ms: performance.now() - started, report: line ? JSON.parse(line) : undefined, stderr });
-      });
-    });
+  const run = async (script: string, env: Record<string, string>): Promise<ScriptResult> =>
+    (await runLibraryScript(lib, SCRIPTS + script, env)) as ScriptResult;
 
   for (const script of ['pending-call.cjs', 'pending-call.mjs']) {
     describe(script, () => {

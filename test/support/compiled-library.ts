@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +43,45 @@ export async function compileLibrary(): Promise<CompiledLibrary> {
     }),
   );
   return { entry: join(out, 'lib', 'index.js'), dispose: () => rmSync(out, { recursive: true, force: true }) };
+}
+
+/** How a script run by {@link runLibraryScript} ended. */
+export interface LibraryScriptRun {
+  code: number | null;
+  ms: number;
+  /** The last line of stdout, parsed as JSON (the scripts report there), if any. */
+  report: unknown;
+  stderr: string;
+}
+
+/**
+ * Runs `script` in a fresh Node process with `MS_RPC_LIB` set to the compiled library's entry and
+ * only PATH inherited; kills it after `timeoutMs`.
+ */
+export function runLibraryScript(
+  lib: CompiledLibrary,
+  script: string,
+  env: Record<string, string>,
+  timeoutMs = 15_000,
+): Promise<LibraryScriptRun> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [script], {
+      env: { PATH: process.env.PATH, MS_RPC_LIB: lib.entry, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const guard = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      const line = stdout.trim().split('\n').at(-1);
+      resolve({ code, ms: performance.now() - started, report: line ? JSON.parse(line) : undefined, stderr });
+    });
+  });
 }
 
 function listTs(dir: string): string[] {
