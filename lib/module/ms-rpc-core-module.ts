@@ -1,7 +1,7 @@
 import { DynamicModule, Global, Logger, Module, Provider } from '@nestjs/common';
 import { ChannelCache } from '../channel/channel-cache.js';
 import { ReconnectWatchdog } from '../channel/reconnect-watchdog.js';
-import { MsRpcLogger } from '../common/logger.js';
+import { boundedLogger, MsRpcLogger } from '../common/logger.js';
 import { RpcMetrics } from '../metrics/rpc-metrics.js';
 import { NacosRegistry } from '../registry/nacos-registry.js';
 import type { Registry } from '../registry/registry.js';
@@ -16,7 +16,7 @@ const LOGGER = Symbol('MS_RPC_LOGGER');
 const SHARED_PROVIDERS: Provider[] = [
   {
     provide: LOGGER,
-    useFactory: (o: ResolvedMsRpcModuleOptions): MsRpcLogger => o.logger ?? new Logger('MsRpc'),
+    useFactory: (o: ResolvedMsRpcModuleOptions): MsRpcLogger => boundedLogger(o.logger ?? new Logger('MsRpc')),
     inject: [MS_RPC_MODULE_OPTIONS],
   },
   {
