@@ -14,6 +14,7 @@
 
 // ── Nest module ─────────────────────────────────────────────────────────────────────────────
 export { MsRpcModule } from './module/ms-rpc-module.js';
+export { MsRpcServerFactory } from './module/ms-rpc-server-factory.js';
 export { MS_RPC_MODULE_OPTIONS, MS_RPC_REGISTRY } from './module/ms-rpc-tokens.js';
 export type {
   MsRpcClientAsyncRegistration,

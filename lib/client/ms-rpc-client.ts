@@ -6,7 +6,7 @@ import { BalancerRegistry } from '../balancer/balancer-registry.js';
 import { ChannelCache, type ChannelListener } from '../channel/channel-cache.js';
 import { ReconnectWatchdog } from '../channel/reconnect-watchdog.js';
 import { Clock, systemClock } from '../common/clock.js';
-import { MsRpcLogger } from '../common/logger.js';
+import { boundedLogger, MsRpcLogger } from '../common/logger.js';
 import { ProcessHold } from '../common/process-hold.js';
 import { serviceName } from '../common/service-name.js';
 import { Directory } from '../directory/directory.js';
@@ -75,7 +75,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
   constructor(options: Partial<MsRpcClientOptions> = {}, deps: MsRpcClientDeps = {}) {
     super();
     this.options = resolveClientOptions(options);
-    this.logger = this.options.logger ?? new Logger('MsRpcClient');
+    this.logger = boundedLogger(this.options.logger ?? new Logger('MsRpcClient'));
     this.clock = deps.clock ?? systemClock;
     this.metrics = deps.metrics;
     this.initializeSerializer(options as never);

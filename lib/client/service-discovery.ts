@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { MsRpcLogger } from '../common/logger.js';
+import { OutageLog } from '../common/outage-log.js';
 import { Directory, isUsable } from '../directory/directory.js';
 import { DirectorySnapshotStore } from '../directory/directory-snapshot.js';
 import { ExponentialBackoff } from '../liveness/backoff.js';
@@ -39,6 +40,8 @@ export class ServiceDiscovery implements RouterDiscovery {
   private subscribed = false;
   private retryTimer: TimerHandle | undefined;
   private readonly backoff = new ExponentialBackoff(RESUBSCRIBE_BACKOFF);
+  /** Failed subscriptions: one warning, then debug; one line once subscribed. */
+  private readonly outage: OutageLog;
   private readonly listener = (instances: ServiceInstance[]) => {
     // A subscription that completed after stop() (its wait had timed out) is dropped.
     if (this.closed) return;
@@ -61,7 +64,9 @@ export class ServiceDiscovery implements RouterDiscovery {
     private readonly onError: (error: Error) => void,
     private readonly registryTimeout: number,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.outage = new OutageLog(logger, clock);
+  }
 
   private get groupName(): string {
     return this.group ?? 'DEFAULT_GROUP';
@@ -157,7 +162,7 @@ export class ServiceDiscovery implements RouterDiscovery {
     } catch (err) {
       this.failure = err as Error;
       // A refusal was logged with its retry (see subscribe()).
-      if (err instanceof RegistryTimeoutError) this.logger.error(`subscribing to "${this.serviceName}" failed: ${err.message}`);
+      if (err instanceof RegistryTimeoutError) this.outage.failed(`subscribing to "${this.serviceName}" failed: ${err.message}`);
       this.onError(err as Error);
       return `${this.registry.kind} did not answer`;
     }
@@ -188,6 +193,7 @@ export class ServiceDiscovery implements RouterDiscovery {
         this.subscribing = undefined;
         this.subscribed = true;
         this.backoff.reset();
+        this.outage.recovered(`subscribed to "${this.serviceName}" in ${this.registry.kind}`);
         // Completed after stop(): take the listener back out (the registry may be shared).
         if (this.closed) {
           this.subscribed = false;
@@ -199,9 +205,7 @@ export class ServiceDiscovery implements RouterDiscovery {
         if (this.closed) return;
         this.failure = err;
         const delay = this.backoff.next() ?? RESUBSCRIBE_BACKOFF.maxDelay;
-        this.logger.error(
-          `subscribing to "${this.serviceName}" in ${this.registry.kind} failed: ${err.message}; retrying in ${Math.round(delay)} ms`,
-        );
+        this.outage.failed(`subscribing to "${this.serviceName}" in ${this.registry.kind} failed: ${err.message} (next attempt in ${Math.round(delay)} ms)`);
         this.retryTimer = this.clock.setTimeout(() => {
           this.retryTimer = undefined;
           if (!this.closed && !this.subscribed) void this.subscribe().catch(() => undefined);

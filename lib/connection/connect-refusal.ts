@@ -1,4 +1,4 @@
-import { MsRpcLogger } from '../common/logger.js';
+import { MsRpcLogger, quotePeer } from '../common/logger.js';
 import { AuthError, isAuthErrorPayload } from '../errors/auth-error.js';
 import { ConnectionClosedError } from '../errors/connection-closed-error.js';
 import { MsRpcError } from '../errors/ms-rpc-error.js';
@@ -14,9 +14,8 @@ export type SecurityRefusal = AuthError | TlsHandshakeError;
  */
 export function refusalFromServer(address: string, payload: unknown): MsRpcError {
   const raw = (payload as { message?: unknown } | null)?.message;
-  const detail = (typeof raw === 'string' ? raw : 'refused')
-    .replace(/^(authentication failed|TLS handshake with \S+ failed): /, '')
-    .slice(0, 200);
+  // Quoted: the peer's words, not ours, in the error message and in the log line that names it.
+  const detail = quotePeer((typeof raw === 'string' ? raw : 'refused').replace(/^(authentication failed|TLS handshake with \S+ failed): /, ''), 160);
   if (isAuthErrorPayload(payload)) return new AuthError(detail, { address });
   if ((payload as { code?: unknown } | null)?.code === 'ERR_TLS_HANDSHAKE') {
     return new TlsHandshakeError(address, `refused by the server: ${detail}`);

@@ -47,7 +47,8 @@ export class ConnectionStateMachine {
     const from = this.current;
     if (!ALLOWED[from].includes(to)) throw new IllegalTransitionError(this.label, from, to);
     this.current = to;
-    this.logger.debug?.(`${this.label}: ${from} -> ${to}${reason ? ` (${reason.message})` : ''}`);
+    // Routine: every connect, loss and close. Verbose, so that Nest's `debug` level stays for failures.
+    this.logger.verbose?.(`${this.label}: ${from} -> ${to}${reason ? ` (${reason.message})` : ''}`);
     this.onChange(from, to, reason);
   }
 }

@@ -1,5 +1,5 @@
 import { Clock, systemClock } from '../common/clock.js';
-import { MsRpcLogger } from '../common/logger.js';
+import { MsRpcLogger, quotePeer } from '../common/logger.js';
 import { BackpressureError } from '../errors/backpressure-error.js';
 import { ConnectionClosedError } from '../errors/connection-closed-error.js';
 import { FrameDecodeError } from '../errors/frame-decode-error.js';
@@ -303,7 +303,7 @@ export class Connection {
   private onGoAway(reason: string): void {
     if (this.goAwayReason !== undefined) return;
     this.goAwayReason = reason;
-    this.logger.log(`${this.address}: server is draining (${reason}); no new calls on this connection`);
+    this.logger.log(`${this.address}: server is draining (${quotePeer(reason)}); no new calls on this connection`);
     this.listener.onGoAway?.(this, reason);
     this.endIfDrained();
   }
@@ -330,7 +330,7 @@ export class Connection {
     // Listeners get a typed reason; a socket error (ECONNRESET...) stays reachable as its cause.
     const reason =
       error === undefined
-        ? new ConnectionClosedError(this.address, this.goAwayReason ?? 'closed by peer')
+        ? new ConnectionClosedError(this.address, this.goAwayReason === undefined ? 'closed by peer' : `server went away (${quotePeer(this.goAwayReason)})`)
         : error instanceof MsRpcError
           ? error
           : new ConnectionClosedError(this.address, error.message, { cause: error });

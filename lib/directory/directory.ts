@@ -73,7 +73,7 @@ export class Directory {
       if (!next.has(id)) {
         this.usable.delete(id);
         const reported = instances.find((i) => i.id === id);
-        this.logger.debug?.(`directory ${this.service}: - ${id}${reported ? ' (not usable)' : ''}`);
+        this.logger.verbose?.(`directory ${this.service}: - ${id}${reported ? ' (not usable)' : ''}`);
         this.listener.onRemoved(old, reported ? 'unusable' : 'registry');
       }
     }
@@ -81,10 +81,10 @@ export class Directory {
       const previous = this.usable.get(id);
       this.usable.set(id, instance);
       if (!previous) {
-        this.logger.debug?.(`directory ${this.service}: + ${id}`);
+        this.logger.verbose?.(`directory ${this.service}: + ${id}`);
         this.listener.onAdded(instance);
       } else if (registrationChanged(previous, instance)) {
-        this.logger.debug?.(`directory ${this.service}: ~ ${id}`);
+        this.logger.verbose?.(`directory ${this.service}: ~ ${id}`);
         this.listener.onUpdated?.(instance, previous);
       }
     }

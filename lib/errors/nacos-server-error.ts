@@ -1,3 +1,4 @@
+import { quotePeer } from '../common/logger.js';
 import { RegistryError } from './registry-error.js';
 
 /**
@@ -14,6 +15,7 @@ export class NacosServerError extends RegistryError {
     readonly errorCode: number,
     detail: string,
   ) {
-    super(`Nacos answered ${responseType} resultCode ${resultCode} errorCode ${errorCode}${detail ? `: ${detail}` : ''}`);
+    // The server's own words, quoted and cut: they end up in log lines.
+    super(`Nacos answered ${/^[\w.$]{1,80}$/.test(responseType) ? responseType : quotePeer(responseType)} resultCode ${resultCode} errorCode ${errorCode}${detail ? `: ${quotePeer(detail, 160)}` : ''}`);
   }
 }

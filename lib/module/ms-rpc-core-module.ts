@@ -1,11 +1,12 @@
 import { DynamicModule, Global, Logger, Module, Provider } from '@nestjs/common';
 import { ChannelCache } from '../channel/channel-cache.js';
 import { ReconnectWatchdog } from '../channel/reconnect-watchdog.js';
-import { MsRpcLogger } from '../common/logger.js';
+import { boundedLogger, MsRpcLogger } from '../common/logger.js';
 import { RpcMetrics } from '../metrics/rpc-metrics.js';
 import { NacosRegistry } from '../registry/nacos-registry.js';
 import type { Registry } from '../registry/registry.js';
 import { MsRpcLifecycle } from './ms-rpc-lifecycle.js';
+import { MsRpcServerFactory } from './ms-rpc-server-factory.js';
 import { MsRpcModuleAsyncOptions, MsRpcModuleOptions, ResolvedMsRpcModuleOptions, resolveModuleOptions } from './ms-rpc-module-options.js';
 import { MS_RPC_MODULE_OPTIONS, MS_RPC_REGISTRY } from './ms-rpc-tokens.js';
 
@@ -15,7 +16,7 @@ const LOGGER = Symbol('MS_RPC_LOGGER');
 const SHARED_PROVIDERS: Provider[] = [
   {
     provide: LOGGER,
-    useFactory: (o: ResolvedMsRpcModuleOptions): MsRpcLogger => o.logger ?? new Logger('MsRpc'),
+    useFactory: (o: ResolvedMsRpcModuleOptions): MsRpcLogger => boundedLogger(o.logger ?? new Logger('MsRpc')),
     inject: [MS_RPC_MODULE_OPTIONS],
   },
   {
@@ -46,12 +47,13 @@ const SHARED_PROVIDERS: Provider[] = [
     inject: [MS_RPC_MODULE_OPTIONS],
   },
   MsRpcLifecycle,
+  MsRpcServerFactory,
 ];
 
-const EXPORTS = [MS_RPC_MODULE_OPTIONS, MS_RPC_REGISTRY, ChannelCache, ReconnectWatchdog, RpcMetrics];
+const EXPORTS = [MS_RPC_MODULE_OPTIONS, MS_RPC_REGISTRY, ChannelCache, ReconnectWatchdog, RpcMetrics, MsRpcServerFactory];
 
 /**
- * Holds the registry, channel cache, watchdog and metrics. Always global, like TypeORM's core
+ * Holds the registry, channel cache, watchdog, metrics and the server factory. Always global, like TypeORM's core
  * module, so `registerClients` can reach them from any module; `isGlobal` decides whether the
  * clients of `forRoot` are global too.
  */

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ChannelCache } from '../channel/channel-cache.js';
 import { ReconnectWatchdog } from '../channel/reconnect-watchdog.js';
-import type { MsRpcLogger } from '../common/logger.js';
+import { boundedLogger, type MsRpcLogger } from '../common/logger.js';
 import { systemClock } from '../common/clock.js';
 import type { Registry } from '../registry/registry.js';
 import { withRegistryTimeout } from '../registry/registry-timeout.js';
@@ -24,7 +24,7 @@ export class MsRpcLifecycle implements OnApplicationShutdown {
     private readonly watchdog: ReconnectWatchdog,
     private readonly channels: ChannelCache,
   ) {
-    this.logger = options.logger ?? new Logger('MsRpc');
+    this.logger = boundedLogger(options.logger ?? new Logger('MsRpc'));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -157,16 +157,29 @@ export interface MsRpcClientRegistration extends Partial<MsRpcClientOptions> {
   service: string;
 }
 
+/** Options of {@link MsRpcModule.forRootAsync}: `forRoot`'s options from a factory with injected dependencies. */
 export interface MsRpcModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  /**
+   * Providers passed to `useFactory`, in order (from `imports` or global modules).
+   * @default []
+   */
   inject?: Array<InjectionToken | OptionalFactoryDependency>;
+  /** Returns (or resolves to) the {@link MsRpcModuleOptions}; validated when it resolves. */
   useFactory: (...args: never[]) => MsRpcModuleOptions | Promise<MsRpcModuleOptions>;
   /** Decided before the factory runs, since it shapes the module. @default false */
   isGlobal?: boolean;
 }
 
+/** One client of {@link MsRpcModule.registerClientsAsync}: its options from a factory with injected dependencies. */
 export interface MsRpcClientAsyncRegistration extends Pick<ModuleMetadata, 'imports'> {
+  /** Injection token of the client. */
   name: InjectionToken;
+  /**
+   * Providers passed to `useFactory`, in order.
+   * @default []
+   */
   inject?: Array<InjectionToken | OptionalFactoryDependency>;
+  /** Returns (or resolves to) the client's options, as a {@link MsRpcClientRegistration} without `name`. */
   useFactory: (
     ...args: never[]
   ) => Omit<MsRpcClientRegistration, 'name'> | Promise<Omit<MsRpcClientRegistration, 'name'>>;

@@ -7,6 +7,7 @@ import type { Registry } from '../registry/registry.js';
 import { MsRpcServer } from '../server/ms-rpc-server.js';
 import type { MsRpcServerOptions } from '../server/server-options.js';
 import { MsRpcCoreModule } from './ms-rpc-core-module.js';
+import { MsRpcServerFactory } from './ms-rpc-server-factory.js';
 import {
   checkClientRegistration,
   MsRpcClientAsyncRegistration,
@@ -99,39 +100,13 @@ export class MsRpcModule {
   }
 
   /**
-   * A server strategy built from the module's options (protocol settings, registry), for
-   * `app.connectMicroservice({ strategy: MsRpcModule.createServer(app, { port: 4100, service: 'math' }) })`.
-   * TLS and authentication are the server's own (`{ tls: { key, cert }, auth: { tokens } }`): the
-   * channel's `tls` and `authToken` are what this app presents as a client, never inherited here.
+   * A server strategy built from the module's options, for a hybrid app (an HTTP app that also
+   * serves RPC): `app.connectMicroservice({ strategy: MsRpcModule.createServer(app, { port: 4100, service: 'math' }) })`.
+   * A pure microservice gets the same from {@link MsRpcServerFactory} through Nest's async
+   * microservice options (`NestFactory.createMicroservice(AppModule, { inject: [MsRpcServerFactory], useFactory })`).
    */
   static createServer(app: INestApplicationContext, options: Partial<MsRpcServerOptions> = {}): MsRpcServer {
-    const moduleOptions = app.get<ResolvedMsRpcModuleOptions>(MS_RPC_MODULE_OPTIONS, { strict: false });
-    const registry = app.get<Registry | null>(MS_RPC_REGISTRY, { strict: false });
-    const {
-      connectAttemptTimeout,
-      heartbeatInterval,
-      idleHeartbeatInterval,
-      heartbeatTimeout,
-      connectionsPerProvider,
-      tls,
-      authToken,
-      ...protocol
-    } = moduleOptions.channel;
-    void connectAttemptTimeout;
-    void idleHeartbeatInterval;
-    void heartbeatTimeout;
-    void connectionsPerProvider;
-    void tls;
-    void authToken;
-    return new MsRpcServer({
-      ...protocol,
-      // Clients with pings off (0) send none: keep the server's default expectation instead of
-      // passing 0, which MsRpcServer rejects (clientHeartbeatInterval must be at least 1).
-      ...(heartbeatInterval > 0 ? { clientHeartbeatInterval: heartbeatInterval } : {}),
-      ...(registry ? { registry } : {}),
-      registryTimeout: moduleOptions.registryTimeout,
-      ...options,
-    });
+    return app.get(MsRpcServerFactory, { strict: false }).create(options);
   }
 }
 

@@ -4,6 +4,7 @@ import type * as NacosPackage from 'nacos';
 import type { Clock } from '../common/clock.js';
 import { loadOptionalPackage } from '../common/optional-package.js';
 import type { MsRpcLogger } from '../common/logger.js';
+import { OutageLog } from '../common/outage-log.js';
 import { NacosBeatScheduler, type NacosBeatInfo } from './nacos-beat-scheduler.js';
 
 import type { NacosHost } from './nacos-instance.js';
@@ -53,7 +54,13 @@ export interface NamingClientConfig {
 
 /** Private fields of nacos-naming 2.6.x touched below; every access is shape-checked first. */
 interface ClientInternals {
-  _serverProxy?: { sendBeat?: (beat: NacosBeatInfo) => Promise<number> };
+  _serverProxy?: {
+    sendBeat?: (beat: NacosBeatInfo) => Promise<number>;
+    /** One request, tried on each server of the list in turn; throws when every one failed. */
+    _reqAPI?: (api: string, ...rest: unknown[]) => Promise<unknown>;
+    /** One request to one server. */
+    _callServer?: (server: string, ...rest: unknown[]) => Promise<unknown>;
+  };
   _beatReactor?: { _isClosed?: boolean; _clientBeatInterval?: number; addBeatInfo?: unknown; close?: unknown };
   _hostReactor?: EventEmitter & { _pushReceiver?: EventEmitter };
 }
@@ -82,6 +89,11 @@ export function loadNacosPackage(): Promise<NacosModule> {
  * 2. Its HostReactor and PushReceiver emit 'error' (e.g. every failed poll during an outage), which
  *    sdk-base prints to console.error with a stack unless a second listener exists; they are routed
  *    to the registry logger instead.
+ * 3. During an outage it logs an error per failed beat (5 s) and a warning per failed poll and per
+ *    server tried, in lines up to 600 characters. Its requests are watched instead (`_reqAPI`, which
+ *    beats, polls and registrations all go through): the first failure is one warning, a request
+ *    that succeeds again ends the outage with one line giving its duration ({@link OutageLog}),
+ *    and the client's own lines about failures already counted go to debug.
  *
  * If a future client version changes these internals, the fixes are skipped with a warning and the
  * client still works (only the exit delay and console noise come back).
@@ -92,9 +104,10 @@ export function createNamingClient(
   logger: MsRpcLogger,
   clock: Clock,
 ): NamingClient {
+  const reported: ReportedErrors = new WeakSet();
   const client = new nacos.NacosNamingClient({
     ...config,
-    logger: nacosClientLogger(logger) as unknown as typeof console,
+    logger: nacosClientLogger(logger, (err) => isReported(reported, err)) as unknown as typeof console,
   }) as unknown as NamingClient & ClientInternals;
 
   const proxy = client._serverProxy;
@@ -107,7 +120,8 @@ export function createNamingClient(
     logger.warn('nacos client internals changed: beat loop not replaced, close() may delay process exit by up to 10 s');
   }
 
-  const onError = (err: unknown) => logger.warn(`nacos client: ${describe(err)}`);
+  watchRequests(client, reported, config.serverList, logger, clock);
+  const onError = (err: unknown) => (isReported(reported, err) ? logger.debug?.(`nacos client: ${describe(err)}`) : logger.warn(`nacos client: ${describe(err)}`));
   const hostReactor = client._hostReactor;
   if (hostReactor && typeof hostReactor.on === 'function') {
     hostReactor.on('error', onError);
@@ -120,16 +134,92 @@ export function createNamingClient(
 }
 
 /**
- * The client logs printf-style (`'%s ... %j'`) on info/warn/error/debug. Its info level reports
- * every registration, poll result and push, so it is demoted to debug.
+ * Errors of failed requests, which the outage log reported already; filled by the request watch.
+ * Per client: the set lives as long as the client that reads it.
  */
-export function nacosClientLogger(logger: MsRpcLogger): Record<'debug' | 'info' | 'warn' | 'error', (...args: unknown[]) => void> {
+type ReportedErrors = WeakSet<object>;
+
+function isReported(reported: ReportedErrors, value: unknown): boolean {
+  return typeof value === 'object' && value !== null && reported.has(value);
+}
+
+/**
+ * Wraps the client's request path: every failed request is counted in one {@link OutageLog} for
+ * the registry, every request that gets an answer ends the outage; the errors counted that way go
+ * into `reported`. Shape-checked: on other client versions nothing is wrapped (the client's own
+ * lines stay as they are).
+ */
+function watchRequests(client: ClientInternals, reported: ReportedErrors, servers: readonly string[], logger: MsRpcLogger, clock: Clock): void {
+  const proxy = client._serverProxy;
+  const reqAPI = proxy?._reqAPI;
+  const callServer = proxy?._callServer;
+  if (!proxy || typeof reqAPI !== 'function' || typeof callServer !== 'function') return;
+  const outage = new OutageLog(logger, clock);
+  const list = servers.join(',');
+  /** The last failure of one server, which says why (the request's own error only says "all servers tried"). */
+  let lastFailure: unknown;
+  const note = (err: unknown) => {
+    if (typeof err === 'object' && err !== null) reported.add(err);
+  };
+  proxy._callServer = async (server: string, ...rest: unknown[]) => {
+    try {
+      return await callServer.call(proxy, server, ...rest);
+    } catch (err) {
+      note(err);
+      lastFailure = err;
+      throw err;
+    }
+  };
+  proxy._reqAPI = async (api: string, ...rest: unknown[]) => {
+    try {
+      const answer = await reqAPI.call(proxy, api, ...rest);
+      outage.recovered(`nacos: ${list} answers again`);
+      return answer;
+    } catch (err) {
+      note(err);
+      if (answered(lastFailure)) outage.recovered(`nacos: ${list} answers again`);
+      else outage.failed(`nacos: ${method(rest)}${api} failed on ${list}: ${reason(lastFailure ?? err)}`);
+      throw err;
+    }
+  };
+}
+
+/** Nacos answered, refusing this one request (a 4xx other than 403): the registry itself is up. */
+function answered(err: unknown): boolean {
+  const status = (err as { status?: unknown } | null | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 403;
+}
+
+function method(rest: unknown[]): string {
+  return typeof rest[1] === 'string' ? `${rest[1]} ` : '';
+}
+
+/**
+ * The gist of a request failure: urllib's `RequestError: connect ECONNREFUSED 10.0.0.1:8848, PUT
+ * http://... -1 (connected: false, keepalive socket: false, ...)\nheaders: {}` ends at its first comma.
+ */
+function reason(err: unknown): string {
+  const text = describe(err).split('\n')[0];
+  const cut = text.search(/, (GET|PUT|POST|DELETE) https?:\/\//);
+  return cut === -1 ? text : text.slice(0, cut);
+}
+
+/**
+ * The client logs printf-style (`'%s ... %j'`) on info/warn/error/debug. Its info level reports
+ * every registration, poll result and push, so it is demoted to debug; so are its warnings and
+ * errors about a request failure the outage log counted (`counted`).
+ */
+export function nacosClientLogger(
+  logger: MsRpcLogger,
+  counted: (value: unknown) => boolean = () => false,
+): Record<'debug' | 'info' | 'warn' | 'error', (...args: unknown[]) => void> {
   const text = (args: unknown[]) => `nacos client: ${format(...args.map((a) => (isError(a) ? describe(a) : a)))}`;
+  const debug = (args: unknown[]) => logger.debug?.(text(args));
   return {
-    debug: (...args) => logger.debug?.(text(args)),
-    info: (...args) => logger.debug?.(text(args)),
-    warn: (...args) => logger.warn(text(args)),
-    error: (...args) => logger.error(text(args)),
+    debug: (...args) => debug(args),
+    info: (...args) => debug(args),
+    warn: (...args) => (args.some(counted) ? debug(args) : logger.warn(text(args))),
+    error: (...args) => (args.some(counted) ? debug(args) : logger.error(text(args))),
   };
 }
 

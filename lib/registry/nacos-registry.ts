@@ -1,3 +1,4 @@
+import { boundedLogger } from '../common/logger.js';
 import { NacosGrpcRegistry } from './nacos-grpc/nacos-grpc-registry.js';
 import { NacosHttpRegistry } from './nacos-http-registry.js';
 import {
@@ -32,7 +33,8 @@ export class NacosRegistry implements Registry {
 
   /** @throws InvalidOptionsError naming the field. */
   constructor(options: NacosRegistryOptionsInput) {
-    this.options = resolveNacosRegistryOptions(options);
+    const resolved = resolveNacosRegistryOptions(options);
+    this.options = { ...resolved, logger: boundedLogger(resolved.logger) };
     this.identity = nacosIdentity(this.options);
     this.impl = this.options.protocol === 'http' ? new NacosHttpRegistry(this.options) : new NacosGrpcRegistry(this.options);
   }

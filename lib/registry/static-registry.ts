@@ -1,4 +1,4 @@
-import { consoleWarnLogger, type MsRpcLogger } from '../common/logger.js';
+import { boundedLogger, consoleWarnLogger, type MsRpcLogger } from '../common/logger.js';
 import { checkInteger, checkKnownKeys, checkNumber, checkString } from '../common/option-checks.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { Registration } from './registration.js';
@@ -21,10 +21,10 @@ export class StaticRegistry implements Registry {
   private readonly listeners = new Map<string, Set<InstancesListener>>();
   private closed = false;
 
-  constructor(
-    addresses: readonly StaticAddress[],
-    private readonly logger: MsRpcLogger = consoleWarnLogger,
-  ) {
+  private readonly logger: MsRpcLogger;
+
+  constructor(addresses: readonly StaticAddress[], logger: MsRpcLogger = consoleWarnLogger) {
+    this.logger = boundedLogger(logger);
     this.instances = parseStaticAddresses(addresses, 'StaticRegistry.addresses');
     this.identity = `static://${this.instances
       .map((i) => i.id)

@@ -38,17 +38,22 @@ export function createRpcListener(
   const tls = requiresClientCertificate(security.tls) ? { ...security.tls, rejectUnauthorized: false } : security.tls;
   const server = createTlsServer({ ...tls, handshakeTimeout: tls.handshakeTimeout ?? security.handshakeTimeout }, onSocket);
   const failures = new RateLimitedLog((line) => logger.warn(line), LOG_INTERVAL_MS, clock);
+  // Peers by raw socket, read on accept: once a handshake failed the socket is gone, and its address with it.
+  const peers = new WeakMap<Socket, string>();
+  server.on('connection', (raw: Socket) => peers.set(raw, peerOf(raw)));
   server.on('close', () => failures.close());
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-    const peer = peerOf(socket);
+    const raw = (socket as unknown as { _parent?: Socket })._parent;
+    const peer = (raw && peers.get(raw)) ?? peerOf(socket);
     socket.destroy();
     const code = (err as { code?: unknown }).code;
     const reason = (err as { reason?: unknown }).reason;
     const detail = typeof reason === 'string' ? reason : err.message.split('\n')[0];
-    failures.report(
-      `${peer}: TLS handshake failed: ${detail}${typeof code === 'string' ? ` [${code}]` : ''}` +
-        (isTlsError(err) || code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? '' : ' (the client went away)'),
-    );
+    const wentAway = !isTlsError(err) && code !== 'ERR_TLS_HANDSHAKE_TIMEOUT';
+    const line = `${peer}: TLS handshake failed: ${detail}${typeof code === 'string' ? ` [${code}]` : ''}${wentAway ? ' (the client went away)' : ''}`;
+    // Connected and left without a byte: a TCP health probe or a port check, not a failed handshake.
+    if (wentAway && raw?.bytesRead === 0) logger.debug?.(`${peer}: closed before starting a TLS handshake (a TCP probe?)`);
+    else failures.report(line);
   });
   return server;
 }

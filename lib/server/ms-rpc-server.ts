@@ -1,5 +1,6 @@
 import { Server as NetServer, AddressInfo } from 'node:net';
-import { Logger } from '@nestjs/common';
+import { Logger, type LoggerService } from '@nestjs/common';
+import { boundedLogger } from '../common/logger.js';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import { Clock, systemClock, wallTime } from '../common/clock.js';
 import { LOG_INTERVAL_MS, RateLimitedLog } from '../common/rate-limited-log.js';
@@ -34,7 +35,7 @@ export type MsRpcServerStatus = 'connected' | 'disconnected';
  */
 export class MsRpcServer extends Server implements CustomTransportStrategy {
   override readonly transportId = MS_RPC_TRANSPORT;
-  protected override readonly logger = new Logger('MsRpcServer');
+  protected override readonly logger: LoggerService = boundedLogger(new Logger('MsRpcServer'));
   private readonly options: MsRpcServerOptions;
   private readonly codec: MessageCodec;
   private readonly admission: RequestAdmission;

@@ -1,5 +1,6 @@
 import { Clock, systemClock, TimerHandle } from '../common/clock.js';
 import { MsRpcLogger } from '../common/logger.js';
+import { OutageLog } from '../common/outage-log.js';
 import { ExponentialBackoff } from '../liveness/backoff.js';
 import type { Registration } from '../registry/registration.js';
 import type { Registry } from '../registry/registry.js';
@@ -26,6 +27,8 @@ export class ProviderRegistration {
   private isRegistered = false;
   /** A register() call was made, successful or not. */
   private attempted = false;
+  /** Failed attempts: one warning, then debug; one line once registered. */
+  private readonly outage: OutageLog;
 
   constructor(
     private readonly registry: Registry,
@@ -37,6 +40,7 @@ export class ProviderRegistration {
     backoff = new ExponentialBackoff({ initialDelay: 500, maxDelay: 30_000, maxAttempts: 0 }),
   ) {
     this.backoff = backoff;
+    this.outage = new OutageLog(logger, clock);
   }
 
   get registered(): boolean {
@@ -60,9 +64,7 @@ export class ProviderRegistration {
         this.attempt = undefined;
         if (this.stopped || this.isRegistered) return;
         const delay = this.backoff.next() ?? 30_000;
-        this.logger.error(
-          `registering ${this.label} failed (attempt ${this.backoff.attempt}): ${err.message}; retrying in ${Math.round(delay)} ms`,
-        );
+        this.outage.failed(`registering ${this.label} failed: ${err.message} (next attempt in ${Math.round(delay)} ms)`);
         this.timer = this.clock.setTimeout(() => {
           this.timer = undefined;
           this.start();
@@ -79,7 +81,7 @@ export class ProviderRegistration {
       if (this.stopped) return;
       this.clearRetry();
       this.backoff.reset();
-      this.logger.log(`registered ${this.label}`);
+      if (!this.outage.recovered(`registered ${this.label}`)) this.logger.log(`registered ${this.label}`);
     });
     const done = () => {
       if (this.call === call) this.call = undefined;

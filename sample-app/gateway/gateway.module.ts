@@ -6,7 +6,6 @@ import { MATH_SERVICE_NAME, rpcOptionsFromEnv } from '../common/rpc-options.js';
 import { MATH_SERVICE, MathController } from './math.controller.js';
 import { OpsController } from './ops.controller.js';
 
-// The README's module quick start shows this file verbatim (imports aside): keep them in sync.
 const rpc = rpcOptionsFromEnv();
 
 /**

@@ -3,7 +3,6 @@ import { MsRpcModule } from '../../lib/index.js';
 import { rpcOptionsFromEnv } from '../common/rpc-options.js';
 import { MathController, PROVIDER_NAME } from './math.controller.js';
 
-// The README's module quick start shows this file verbatim (imports aside): keep them in sync.
 @Module({
   imports: [MsRpcModule.forRoot(rpcOptionsFromEnv())],
   controllers: [MathController],

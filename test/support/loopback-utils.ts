@@ -22,7 +22,7 @@ export async function waitUntil<T>(check: () => T, timeoutMs = 5000, what = 'con
 export function recordingLogger(): MsRpcLogger & { lines: Array<{ level: string; message: string }> } {
   const lines: Array<{ level: string; message: string }> = [];
   const at = (level: string) => (message: string) => void lines.push({ level, message });
-  return { lines, log: at('log'), warn: at('warn'), error: at('error'), debug: at('debug') };
+  return { lines, log: at('log'), warn: at('warn'), error: at('error'), debug: at('debug'), verbose: at('verbose') };
 }
 
 /** A free loopback port (bound, read, released), for providers that must start later on a known port. */

@@ -9,7 +9,7 @@ import type { NacosTestServer } from '../../lib/testing/index.js';
 export function recordingLogger(): MsRpcLogger & { lines: Array<{ level: string; message: string }> } {
   const lines: Array<{ level: string; message: string }> = [];
   const at = (level: string) => (message: string) => void lines.push({ level, message });
-  return { lines, log: at('log'), warn: at('warn'), error: at('error'), debug: at('debug') };
+  return { lines, log: at('log'), warn: at('warn'), error: at('error'), debug: at('debug'), verbose: at('verbose') };
 }
 
 /** A real `NacosNamingClient` (with the registry layer's close() fix) pointed at a test server. */

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Clock } from '../../common/clock.js';
-import type { MsRpcLogger } from '../../common/logger.js';
+import { quotePeer, type MsRpcLogger } from '../../common/logger.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import type { NacosServerAddress, NacosTlsOptions } from '../nacos-registry-options.js';
 
@@ -80,12 +80,12 @@ export class NacosAuth {
   private async loginTo(server: NacosServerAddress): Promise<Token> {
     let answer = await this.post(server, LOGIN_V3);
     if (answer.status === 404 || answer.status === 501) answer = await this.post(server, LOGIN_V1);
-    if (answer.status !== 200) throw new Error(`HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
+    if (answer.status !== 200) throw new Error(`HTTP ${answer.status} ${quotePeer(answer.body, 120)}`);
     let parsed: { accessToken?: unknown; tokenTtl?: unknown };
     try {
       parsed = JSON.parse(answer.body) as typeof parsed;
     } catch {
-      throw new Error(`login answer is not JSON: ${answer.body.slice(0, 200)}`);
+      throw new Error(`login answer is not JSON: ${quotePeer(answer.body, 120)}`);
     }
     if (typeof parsed.accessToken !== 'string' || parsed.accessToken === '') throw new Error('login answer without accessToken');
     const ttlMs = Math.max(1, Number(parsed.tokenTtl ?? 18_000)) * 1000;

@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from '../../common/clock.js';
-import type { MsRpcLogger } from '../../common/logger.js';
+import { quotePeer, type MsRpcLogger } from '../../common/logger.js';
+import { OutageLog } from '../../common/outage-log.js';
 import { NacosServerError } from '../../errors/nacos-server-error.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import { ConnectionStateMachine, type ConnectionState } from '../../connection/connection-state.js';
@@ -62,6 +63,10 @@ export class NacosRpcClient {
   private preferred: NacosServerAddress | undefined;
   private readonly sleepers = new Map<() => void, TimerHandle>();
   private readonly acks = new WeakMap<GrpcConnection, SetupAckWaiter>();
+  /** A lost connection and the failed reconnects after it: one warning, then one line when connected again. */
+  private readonly outage: OutageLog;
+  /** Why the last health check failed, for the line that says the connection is lost. */
+  private lastProbeFailure = '';
 
   constructor(
     private readonly modules: GrpcModules,
@@ -73,8 +78,11 @@ export class NacosRpcClient {
   ) {
     const t = config.timings;
     this.state = new ConnectionStateMachine('nacos', logger, (from, to) => this.onState(from, to));
+    this.outage = new OutageLog(logger, clock);
     this.backoff = new ExponentialBackoff({ initialDelay: t.reconnectMinDelay, maxDelay: t.reconnectMaxDelay, maxAttempts: 0, jitter: 0.2 });
-    this.health = new HealthCheck(t, clock, () => this.probe(), () => this.lost(this.connection, 'health check failed'));
+    this.health = new HealthCheck(t, clock, () => this.probe(), () =>
+      this.lost(this.connection, `health check failed${this.lastProbeFailure ? ` (${this.lastProbeFailure})` : ''}`),
+    );
     // Clients of one list spread over its servers.
     this.nextServer = Math.floor(Math.random() * config.servers.length);
   }
@@ -190,7 +198,8 @@ export class NacosRpcClient {
           return;
         }
         this.backoff.reset();
-        this.logger.log(`nacos: connected to ${connection.label} (connection ${connection.connectionId})`);
+        const connected = `nacos: connected to ${connection.label} (connection ${connection.connectionId})`;
+        if (!this.outage.recovered(connected)) this.logger.log(connected);
         this.state.transition('ready');
         return;
       } catch (err) {
@@ -198,7 +207,7 @@ export class NacosRpcClient {
         if (this.connection === connection) this.connection = undefined;
         if (this.state.state !== 'connecting') return;
         const starting = err instanceof NacosServerError && err.errorCode === STARTING;
-        this.logger.warn(`nacos: connecting to ${connection.label} failed${starting ? ' (server starting)' : ''}: ${(err as Error).message}`);
+        this.outage.failed(`nacos: connecting to ${connection.label} failed${starting ? ' (server starting)' : ''}: ${(err as Error).message}`);
         this.state.transition('transient-failure');
         await this.sleep(this.backoff.next() ?? this.config.timings.reconnectMaxDelay);
         if ((this.state.state as ConnectionState) !== 'transient-failure') return;
@@ -221,7 +230,7 @@ export class NacosRpcClient {
    */
   private lost(connection: GrpcConnection | undefined, why: string, preferred?: NacosServerAddress): void {
     if (!connection || connection !== this.connection || this.state.state !== 'ready') return;
-    this.logger.warn(`nacos: connection ${connection.connectionId} to ${connection.label} lost: ${why}; reconnecting`);
+    this.outage.failed(`nacos: connection ${connection.connectionId} to ${connection.label} lost: ${why}`);
     this.connection = undefined;
     connection.close();
     this.preferred = preferred;
@@ -276,7 +285,7 @@ export class NacosRpcClient {
       }
       default:
         if (payload.type.endsWith('Response')) return;
-        this.logger.warn(`nacos: no handler for ${payload.type} from ${connection.label}`);
+        this.logger.warn(`nacos: no handler for ${quotePeer(payload.type)} from ${connection.label}`);
         connection.write(responsePayload(NacosType.ErrorResponse, requestId, 500, `no handler for ${payload.type}`));
     }
   }
@@ -300,9 +309,12 @@ export class NacosRpcClient {
     try {
       const answer = await connection.unary(requestPayload(NacosType.HealthCheckRequest, 'internal', {}), this.config.timings.healthCheckTimeout);
       expectSuccess(answer, NacosType.HealthCheckResponse);
+      this.lastProbeFailure = '';
       return true;
     } catch (err) {
-      this.logger.warn(`nacos: health check on ${connection.label} failed: ${(err as Error).message}`);
+      // Retried by HealthCheck; the connection is declared lost (one warning naming this) only if the retries fail too.
+      this.lastProbeFailure = (err as Error).message;
+      this.logger.debug?.(`nacos: health check on ${connection.label} failed: ${(err as Error).message}`);
       return false;
     }
   }
