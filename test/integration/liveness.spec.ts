@@ -67,8 +67,9 @@ describe('liveness on loopback', () => {
     const detection = performance.now() - pausedAt;
     expect(result.error).toBeInstanceOf(ConnectionClosedError);
     expect((result.error as Error).message).toContain('heartbeat timeout');
-    // At least the part of heartbeatTimeout not covered by the last pong, at most heartbeatTimeout plus CI slack.
-    expect(detection).toBeGreaterThanOrEqual(heartbeatTimeout - heartbeatInterval - 50);
+    // At least the part of heartbeatTimeout not covered by the last pong (on a loaded machine that
+    // pong may be up to two intervals old), at most heartbeatTimeout plus CI slack.
+    expect(detection).toBeGreaterThanOrEqual(heartbeatTimeout - 2 * heartbeatInterval - 10);
     expect(detection).toBeLessThan(heartbeatTimeout + 700);
     console.info(`[liveness] SIGSTOPped provider: in-flight call failed ${Math.round(detection)} ms after SIGSTOP (heartbeatTimeout ${heartbeatTimeout})`);
 
