@@ -15,6 +15,8 @@ export interface CallDefaults {
   readonly retries: number;
   readonly idempotentPatterns: ReadonlySet<string>;
   readonly hashKey: HashKeyFunction | undefined;
+  /** Calls made in a handler inherit its deadline and cancellation. */
+  readonly inheritDeadline: boolean;
 }
 
 /**
@@ -35,6 +37,7 @@ export function resolveCallSettings(
   let timeoutMs = defaults.timeout;
   let timeoutSource: string | undefined;
   let waitForReady = defaults.waitForReady;
+  let inheritDeadline = defaults.inheritDeadline;
   let retries = defaults.idempotentPatterns.has(pattern) ? defaults.retries : 0;
   let hashKey: string | undefined;
   let hasHashKey = false;
@@ -51,6 +54,7 @@ export function resolveCallSettings(
       timeoutSource = i === 0 ? 'set per call with MsRpcRecordBuilder.setTimeout()' : 'set in the options of client.call()';
     }
     if (o.waitForReady !== undefined) waitForReady = o.waitForReady;
+    if (o.inheritDeadline !== undefined) inheritDeadline = o.inheritDeadline;
     if (o.retries !== undefined) retries = o.retries;
     if (o.metadata) metadata = { ...metadata, ...o.metadata };
     if (o.hashKey !== undefined) {
@@ -69,6 +73,7 @@ export function resolveCallSettings(
     retries,
     context,
     waitForReady,
+    inheritDeadline,
   };
 }
 
@@ -77,7 +82,7 @@ export function clientTimeoutSource(timeoutMs: number): string {
   return `MsRpcClient timeout ${timeoutMs} ms; set timeout or per call with MsRpcRecordBuilder`;
 }
 
-const CALL_OPTION_KEYS = ['timeout', 'retries', 'hashKey', 'metadata', 'signal', 'waitForReady'];
+const CALL_OPTION_KEYS = ['timeout', 'retries', 'hashKey', 'metadata', 'signal', 'waitForReady', 'inheritDeadline'];
 
 /**
  * Why `client.call(pattern, data, options)` cannot be sent, or undefined: null/undefined pattern
@@ -113,6 +118,9 @@ export function checkCallOptions(options: unknown): void {
   }
   if (o.waitForReady !== undefined && typeof o.waitForReady !== 'boolean') {
     throw new InvalidOptionsError('call.waitForReady', 'expected a boolean');
+  }
+  if (o.inheritDeadline !== undefined && typeof o.inheritDeadline !== 'boolean') {
+    throw new InvalidOptionsError('call.inheritDeadline', 'expected a boolean');
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw new InvalidOptionsError('call.signal', 'expected an AbortSignal');

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { Span } from '@opentelemetry/api';
 import type { PickContext } from '../balancer/balancer.js';
 import type { ProcessHold } from '../common/process-hold.js';
 import type { Connection } from '../connection/connection.js';
@@ -6,13 +7,16 @@ import type { CallObserver } from '../connection/pending-calls.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
 import { isNoHandlerPayload, NoHandlerError } from '../errors/no-handler-error.js';
 import { NoProviderError } from '../errors/no-provider-error.js';
+import { RequestCancelledError } from '../errors/request-cancelled-error.js';
 import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
 import { NO_PROVIDER_LABEL, type RpcCallToken } from '../metrics/metric-series.js';
 import type { RpcMetrics } from '../metrics/rpc-metrics.js';
 import type { Metadata } from '../protocol/message.js';
+import { callScopes, type CallScope, type ScopedCall } from '../propagation/call-scope.js';
 import type { OutlierDetector } from '../routing/outlier-detector.js';
 import type { RetryBudget } from '../routing/retry-budget.js';
 import { isProviderFailure, isRetryable } from '../routing/retry-policy.js';
+import { endCancelledSpan, endSpan, type RpcTracing } from '../tracing/rpc-tracing.js';
 import type { ProviderRouter, RouteFilter } from './provider-router.js';
 
 /** What every call of one client shares: built once per client, read by each call. */
@@ -32,6 +36,10 @@ export interface CallEnvironment {
   readonly hold: ProcessHold;
   /** Where the client-wide timeout comes from, for timeout messages. */
   readonly timeoutSource: string;
+  /** Ms taken off a budget inherited from a handler (see MsRpcClientOptions.deadlineMargin). */
+  readonly deadlineMargin: number;
+  /** Spans per call (undefined with `tracing: false`). */
+  readonly tracing: RpcTracing | undefined;
 }
 
 /** Where a call's outcome goes: `end` or `error` ends it, exactly once; `value` may come before. */
@@ -56,6 +64,8 @@ export interface CallSettings {
   readonly context: PickContext | undefined;
   /** Wait through failed connect attempts instead of failing fast (gRPC's waitForReady). */
   readonly waitForReady: boolean;
+  /** Take the deadline and cancellation of the server handler the call is made in, if any. */
+  readonly inheritDeadline: boolean;
 }
 
 /**
@@ -63,10 +73,16 @@ export interface CallSettings {
  * when none is ready), sends, and on a retryable failure tries another provider while retries,
  * the retry budget and time remain. The whole call keeps one deadline.
  *
+ * Made while a server handler runs (call-scope.ts), the call inherits the handler's deadline (its
+ * timeout becomes at most what is left of the handler's caller's budget, minus the margin) and is
+ * cancelled with the handler. While tracing, it has a CLIENT span, whose context goes in the
+ * request's metadata.
+ *
  * A class rather than a set of closures because one is built per call: its methods live on the
- * prototype, and it is itself the connection's CallObserver (one object per call, not four).
+ * prototype, and it is itself the connection's CallObserver and its parent handler's ScopedCall
+ * (one object per call, not several).
  */
-export class ClientCall implements CallObserver {
+export class ClientCall implements CallObserver, ScopedCall {
   private readonly startedAt = performance.now();
   private readonly token: RpcCallToken | undefined;
   private retries: number;
@@ -83,10 +99,15 @@ export class ClientCall implements CallObserver {
   private attempts = 0;
   // The exclude set is allocated only once a retry needs it: the common call excludes nobody.
   private route: RouteFilter;
+  /** The handler this call was made in, while the call is in flight (it cancels the call with it). */
+  private scope: CallScope | undefined = undefined;
+  /** The call's span, while tracing. */
+  private span: Span | undefined = undefined;
 
   constructor(
     private readonly env: CallEnvironment,
-    private readonly settings: CallSettings,
+    /** Replaced (never changed) when the call inherits a shorter deadline, or carries a trace context. */
+    private settings: CallSettings,
     private readonly sink: CallSink,
   ) {
     this.retries = settings.retries;
@@ -94,9 +115,18 @@ export class ClientCall implements CallObserver {
     this.token = env.metrics?.callStarted(settings.pattern);
   }
 
-  /** Sends the call (or fails it at once on a closed client). */
+  /**
+   * Sends the call, or fails it at once: on a closed client, or when made in a handler whose budget
+   * is spent or that was told to stop (nothing is sent then).
+   */
   start(): void {
-    if (this.env.isClosed()) return this.fail(new ClientClosedError());
+    const env = this.env;
+    if (env.isClosed()) return this.fail(new ClientClosedError());
+    if (env.tracing !== undefined) this.startSpan(env.tracing);
+    if (this.settings.inheritDeadline) {
+      const scope = callScopes.getStore();
+      if (scope !== undefined && !this.join(scope)) return;
+    }
     this.held = true;
     this.env.hold.acquire();
     this.env.retryBudget.recordCall();
@@ -108,8 +138,68 @@ export class ClientCall implements CallObserver {
     if (this.done) return;
     this.finish();
     if (this.token) this.env.metrics!.callCancelled(this.token);
+    if (this.span !== undefined) endCancelledSpan(this.span, 'the caller unsubscribed or aborted', true);
+    this.stopRemote();
+  }
+
+  /**
+   * ScopedCall: the handler this call was made in was told to stop (its caller cancelled or went
+   * away, its deadline passed): stop the call as a cancel does, and fail it with a
+   * RequestCancelledError ('parent-cancelled') caused by the handler's reason.
+   */
+  parentAborted(reason: Error): void {
+    if (this.done) return;
+    const parent = this.scope;
+    this.scope = undefined;
+    this.stopRemote();
+    this.fail(parentCancelled(parent?.pattern, reason));
+  }
+
+  /** Drops the wait for a provider, or tells the provider to stop working on the call. */
+  private stopRemote(): void {
     this.cancelWait?.();
     if (this.connection && this.requestId) this.connection.cancel(this.requestId);
+  }
+
+  /** The span of the call, its context in the metadata, when an SDK is registered. */
+  private startSpan(tracing: RpcTracing): void {
+    const span = tracing.startOutgoing(this.settings.pattern, false);
+    if (span === undefined) return;
+    this.span = span;
+    this.settings = { ...this.settings, metadata: tracing.inject(span, this.settings.metadata) };
+  }
+
+  /**
+   * Takes the deadline and the cancellation of the handler this call is made in. Fails the call at
+   * once, and returns false, when that handler was already told to stop or its budget is spent.
+   */
+  private join(scope: CallScope): boolean {
+    const reason = scope.abortReason;
+    if (reason !== undefined) {
+      this.fail(parentCancelled(scope.pattern, reason));
+      return false;
+    }
+    const left = scope.remainingMs();
+    if (left !== undefined) {
+      const s = this.settings;
+      const margin = this.env.deadlineMargin;
+      const budget = Math.floor(left - margin);
+      if (budget < 1) {
+        this.fail(
+          new RpcTimeoutError(s.pattern, Math.max(0, budget), {
+            reason: 'the inherited time budget was spent before the call was sent (nothing was sent)',
+            source: inheritedSource(scope.pattern, left, margin),
+          }),
+        );
+        return false;
+      }
+      if (budget < s.timeoutMs) {
+        this.settings = { ...s, timeoutMs: budget, timeoutSource: inheritedSource(scope.pattern, left, margin) };
+      }
+    }
+    this.scope = scope;
+    scope.adopt(this);
+    return true;
   }
 
   /** CallObserver: a stream value from the provider. */
@@ -124,6 +214,7 @@ export class ClientCall implements CallObserver {
     this.finish();
     this.env.outliers?.record(this.provider, true);
     if (this.token) this.env.metrics!.callSucceeded(this.token, this.provider, performance.now() - this.startedAt);
+    if (this.span !== undefined) endSpan(this.span);
     this.sink.end(hasData, response);
   }
 
@@ -189,12 +280,17 @@ export class ClientCall implements CallObserver {
     return this.settings.timeoutSource ?? this.env.timeoutSource;
   }
 
-  /** The call is over (answered, failed or cancelled): it no longer holds the process. */
+  /** The call is over (answered, failed or cancelled): it no longer holds the process, nor its parent handler. */
   private finish(): void {
     this.done = true;
     if (this.held) {
       this.held = false;
       this.env.hold.release();
+    }
+    const scope = this.scope;
+    if (scope !== undefined) {
+      this.scope = undefined;
+      scope.release(this);
     }
   }
 
@@ -204,6 +300,7 @@ export class ClientCall implements CallObserver {
     this.cancelWait = undefined;
     this.connection = target;
     this.provider = target.address;
+    if (this.span !== undefined) this.env.tracing!.setPeer(this.span, target.host, target.port);
     const s = this.settings;
     const remainingMs = immediate ? s.timeoutMs : Math.max(1, Math.ceil(this.remaining()));
     try {
@@ -225,6 +322,7 @@ export class ClientCall implements CallObserver {
       this.env.retryBudget.tryAcquire()
     ) {
       this.retries--;
+      this.span?.addEvent('retry', { 'error.type': (err as { code?: string })?.code ?? 'error' });
       if (failed && failed !== NO_PROVIDER_LABEL) {
         this.route = { pattern: this.route.pattern, kind: 'patterns', exclude: new Set(this.route.exclude).add(failed) };
       }
@@ -241,6 +339,24 @@ export class ClientCall implements CallObserver {
     if (this.done) return;
     this.finish();
     if (this.token) this.env.metrics!.callFailed(this.token, this.provider, performance.now() - this.startedAt, err);
+    if (this.span !== undefined) endSpan(this.span, err);
     this.sink.error(err);
   }
+}
+
+/** The error of a call whose parent handler was told to stop (named by its `pattern`) for `reason`. */
+function parentCancelled(pattern: string | undefined, reason: Error): RequestCancelledError {
+  return new RequestCancelledError(
+    'parent-cancelled',
+    `the handler of "${pattern ?? '?'}" that made this call was told to stop: ${reason.message}`,
+    { cause: reason },
+  );
+}
+
+/** Where an inherited timeout comes from, for timeout messages. */
+function inheritedSource(pattern: string, leftMs: number, marginMs: number): string {
+  return (
+    `deadline inherited from the handler of "${pattern}": ${Math.max(0, Math.round(leftMs))} ms left of its caller's budget, ` +
+    `minus deadlineMargin ${marginMs} ms; opt out per call with inheritDeadline: false`
+  );
 }

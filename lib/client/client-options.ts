@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { checkInteger, checkKnownKeys, checkString, definedOptions } from '../common/option-checks.js';
+import { checkBoolean, checkInteger, checkKnownKeys, checkString, definedOptions } from '../common/option-checks.js';
 import { MsRpcLogger } from '../common/logger.js';
 import {
   CONNECTION_OPTION_KEYS,
@@ -75,6 +75,34 @@ export interface MsRpcClientOptions extends ProtocolOptions, ConnectionOptions {
    * @default 3000
    */
   timeout: number;
+  /**
+   * A call made while a server handler runs (in its async context: the handler's own code, what it
+   * awaits, the stream it returns) inherits that handler's deadline and cancellation: its timeout is
+   * at most what is left of the budget the handler's caller sent, minus `deadlineMargin` (a call
+   * whose budget is spent fails at once with an RpcTimeoutError, sending nothing), and it is
+   * cancelled with a RequestCancelledError ('parent-cancelled') when the handler is told to stop
+   * (its caller cancelled or went away, its deadline passed). `false` turns this off for this
+   * client; per call: `MsRpcRecordBuilder.setInheritDeadline(false)` or `{ inheritDeadline: false }`.
+   * @default true
+   */
+  inheritDeadline: boolean;
+  /**
+   * Ms taken off an inherited budget, so that the handler still has time to answer its caller
+   * when the call it made times out (and its caller learns why, rather than timing out itself).
+   * @default 5
+   */
+  deadlineMargin: number;
+  /**
+   * OpenTelemetry spans: a CLIENT span per call and a PRODUCER span per event (RPC semantic
+   * conventions, `rpc.system` 'nestjs-ms-rpc'), children of the active context, their W3C trace
+   * context sent in the packet metadata (`traceparent`, `tracestate`) so that the server's span is
+   * their child. Takes effect only where `@opentelemetry/api` is installed (an optional peer
+   * dependency, loaded when the client is built; `connect()` waits for it) and an SDK is registered
+   * (e.g. NodeSDK); until then a call costs one check. `false` never loads the API. See
+   * docs/observability-tracing.md.
+   * @default true
+   */
+  tracing: boolean;
   /**
    * How long `connect()` waits for a first ready provider before rejecting with NoProviderError.
    * @default 10000
@@ -157,6 +185,9 @@ const CLIENT_KEYS = [
   'version',
   'snapshotDir',
   'timeout',
+  'inheritDeadline',
+  'deadlineMargin',
+  'tracing',
   'connectTimeout',
   'waitForReady',
   'connectionsPerProvider',
@@ -175,6 +206,9 @@ export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
   snapshotDir: join(homedir(), '.nestjs-ms-rpc', 'snapshots') as string | false,
   registryTimeout: DEFAULT_REGISTRY_TIMEOUT,
   timeout: 3000,
+  inheritDeadline: true,
+  deadlineMargin: 5,
+  tracing: true,
   connectTimeout: 10000,
   waitForReady: false,
   connectionsPerProvider: 1,
@@ -205,6 +239,9 @@ export function resolveClientOptions(partial: Partial<MsRpcClientOptions> = {}):
   checkString('MsRpcClient.service', o.service);
   checkInteger('MsRpcClient.timeout', o.timeout, 1);
   checkInteger('MsRpcClient.connectTimeout', o.connectTimeout, 1);
+  checkBoolean('MsRpcClient.inheritDeadline', o.inheritDeadline);
+  checkInteger('MsRpcClient.deadlineMargin', o.deadlineMargin, 0, MAX_TIMER_DELAY_MS);
+  checkBoolean('MsRpcClient.tracing', o.tracing);
   if (typeof o.waitForReady !== 'boolean') throw new InvalidOptionsError('MsRpcClient.waitForReady', 'expected a boolean');
   checkInteger('MsRpcClient.registryTimeout', o.registryTimeout, 1, MAX_TIMER_DELAY_MS);
   checkInteger('MsRpcClient.connectionsPerProvider', o.connectionsPerProvider, 1, 64);

@@ -25,6 +25,7 @@ import { ClientEvents, type MsRpcClientEvents } from './client-events.js';
 import { sendEvent } from './event-dispatch.js';
 import { ProviderRouter } from './provider-router.js';
 import { ServiceDiscovery } from './service-discovery.js';
+import { RpcTracing } from '../tracing/rpc-tracing.js';
 
 export type { MsRpcClientEvents, MsRpcClientStatus } from './client-events.js';
 
@@ -71,6 +72,8 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
   private readonly events: ClientEvents;
   /** Keeps the process alive while a call, connect() or emit() is pending. */
   private readonly hold = new ProcessHold();
+  /** Spans per call and event (undefined with `tracing: false`). */
+  private readonly tracing: RpcTracing | undefined;
 
   constructor(options: Partial<MsRpcClientOptions> = {}, deps: MsRpcClientDeps = {}) {
     super();
@@ -90,7 +93,9 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       retries: this.options.retries,
       idempotentPatterns: new Set(this.options.idempotentPatterns),
       hashKey: this.options.balancer.hashKey,
+      inheritDeadline: this.options.inheritDeadline,
     };
+    this.tracing = this.options.tracing ? new RpcTracing(this.serviceName) : undefined;
     if (deps.channels) {
       this.channels = deps.channels;
     } else {
@@ -164,6 +169,8 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       start: () => void this.start(),
       hold: this.hold,
       timeoutSource: clientTimeoutSource(this.options.timeout),
+      deadlineMargin: this.options.deadlineMargin,
+      tracing: this.tracing,
     };
     this.directSend =
       this.publish === MsRpcClient.prototype.publish &&
@@ -177,9 +184,12 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
    * connect attempt failed (with `waitForReady`: only after `connectTimeout`), and with a
    * ClientClosedError when close() is called meanwhile. After close() it opens the client
    * again. Calls do not need it: they wait for a provider on their own, bounded by their timeout.
+   * With `tracing`, it also waits for the OpenTelemetry API to be loaded (or found absent): calls
+   * made after it are traced.
    */
   async connect(): Promise<void> {
     this.reopen();
+    if (this.tracing) await this.tracing.ready;
     if (this.router.hasAvailable) return;
     await this.hold.around(async () => {
       await this.start();

@@ -18,6 +18,12 @@ export interface MsRpcCallOptions {
    * `waitForReady`). Overrides the client's `waitForReady`.
    */
   waitForReady?: boolean;
+  /**
+   * Inherit the deadline and cancellation of the server handler this call is made in (see the
+   * client's `inheritDeadline`, which it overrides). `false`: the call keeps its own timeout and
+   * outlives the handler's cancellation (e.g. work that must finish whatever the caller does).
+   */
+  inheritDeadline?: boolean;
 }
 
 /**
@@ -61,6 +67,13 @@ export class MsRpcRecordBuilder<TData = unknown> {
   setWaitForReady(enabled = true): this {
     if (typeof enabled !== 'boolean') throw new InvalidOptionsError('record.waitForReady', 'expected a boolean');
     this.options.waitForReady = enabled;
+    return this;
+  }
+
+  /** See {@link MsRpcCallOptions.inheritDeadline}. */
+  setInheritDeadline(enabled = true): this {
+    if (typeof enabled !== 'boolean') throw new InvalidOptionsError('record.inheritDeadline', 'expected a boolean');
+    this.options.inheritDeadline = enabled;
     return this;
   }
 

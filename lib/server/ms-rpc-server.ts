@@ -19,7 +19,11 @@ import { IdleSweep } from '../liveness/idle-sweep.js';
 import type { HandlerRun } from './handler-run.js';
 import { InFlightRequest, RequestDispatcher, ServedPatterns, ServerConnection, ServerConnectionOptions } from './server-connection.js';
 import { ServerConnections } from './server-connections.js';
+import { RpcTracing } from '../tracing/rpc-tracing.js';
 import { MsRpcServerOptions, resolveServerOptions } from './server-options.js';
+
+/** `rpc.service` of the spans of a server without a `service` name (the client's default service). */
+const DEFAULT_SPAN_SERVICE = 'ms-rpc';
 
 /** Identifies this transport to Nest (`transportId`), e.g. in processing hooks. */
 export const MS_RPC_TRANSPORT = Symbol('nestjs-ms-rpc');
@@ -65,6 +69,8 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   private served: ServedPatterns | undefined;
   /** Events dropped over `maxConcurrentRequests`: a warning per interval, with the count. */
   private readonly refusedEvents: RateLimitedLog;
+  /** Spans per request and event (undefined with `tracing: false`). */
+  private readonly tracing: RpcTracing | undefined;
 
   constructor(
     options: Partial<MsRpcServerOptions> = {},
@@ -73,6 +79,8 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     super();
     this.startedAt = wallTime(clock);
     this.defaultStartHook = this.onProcessingStartHook as StartHook | undefined;
+    this.options = resolveServerOptions(options);
+    this.tracing = this.options.tracing ? new RpcTracing(this.options.service ?? DEFAULT_SPAN_SERVICE) : undefined;
     const server = this;
     this.handlers = new HandlerDispatch({
       transportId: MS_RPC_TRANSPORT,
@@ -88,9 +96,13 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       },
       endHook: () => this.onProcessingEndHook as EndHook | undefined,
       send: (stream$, respond) => this.send(stream$, respond),
+      tracing: this.tracing,
+      host: this.options.host,
+      get port() {
+        return server.port;
+      },
     }, clock);
     this.refusedEvents = new RateLimitedLog((line) => this.logger.warn(line), LOG_INTERVAL_MS, clock);
-    this.options = resolveServerOptions(options);
     this.authenticator = this.options.auth ? new TokenAuthenticator(this.options.auth.tokens, 'MsRpcServer.auth.tokens') : undefined;
     this.codec = new MessageCodec(this.options, clock);
     this.idleSweep = this.options.idleTimeout > 0 ? new IdleSweep(this.options.idleTimeout, clock) : undefined;
@@ -126,6 +138,16 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   }
 
   listen(callback: (err?: unknown, ...rest: unknown[]) => void): void {
+    // The first requests are traced too: the (optional) OpenTelemetry API is loaded before accepting.
+    if (this.tracing) void this.tracing.ready.then(() => this.startListening(callback));
+    else this.startListening(callback);
+  }
+
+  private startListening(callback: (err?: unknown, ...rest: unknown[]) => void): void {
+    if (this.closing) {
+      callback(new Error('MsRpcServer was closed before it started listening'));
+      return;
+    }
     const server = createRpcListener(this.options, (socket) => this.accept(socket), this.logger, this.clock);
     this.server = server;
     this.connections.limit(server, this.options.maxConnections);
@@ -249,6 +271,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       authenticator: this.authenticator,
       handshakeTimeout: this.options.handshakeTimeout,
       admission: this.admission,
+      clock: this.clock,
       metrics: this.metrics,
       metricsLabel: `${this.options.host}:${this.port}`,
       served: () => this.servedPatterns(),
