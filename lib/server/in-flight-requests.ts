@@ -1,5 +1,6 @@
 import type { Clock } from '../common/clock.js';
 import type { RateLimitedLog } from '../common/rate-limited-log.js';
+import { RequestCancelledError } from '../errors/request-cancelled-error.js';
 import { ServerBusyError } from '../errors/server-busy-error.js';
 import type { CodecId } from '../protocol/frame-header.js';
 import type { RpcCallToken } from '../metrics/metric-series.js';
@@ -127,7 +128,8 @@ export class InFlightRequests extends Map<number, InFlightRequest> {
     if (trace !== undefined) {
       request.trace = undefined;
       if (outcome === 'cancelled') endCancelledSpan(trace.span, 'the caller cancelled or its connection closed', false);
-      else endSpan(trace.span, outcome === 'ok' ? undefined : outcome.error);
+      // An answer past the caller's deadline went to nobody: the handler overran its budget.
+      else endSpan(trace.span, outcome === 'ok' ? pastDeadline(request) : outcome.error);
     }
     const metrics = this.bookkeeping.metrics;
     const token = request.metricsToken;
@@ -138,6 +140,12 @@ export class InFlightRequests extends Map<number, InFlightRequest> {
     else if (outcome === 'cancelled') metrics.callCancelled(token);
     else metrics.callFailed(token, label, elapsed, outcome.error);
   }
+}
+
+/** The reason `request` was aborted when its deadline passed, if it was. */
+function pastDeadline(request: InFlightRequest): RequestCancelledError | undefined {
+  const reason = request.abortReason;
+  return reason instanceof RequestCancelledError && reason.kind === 'deadline-exceeded' ? reason : undefined;
 }
 
 /** The answer to a request whose id is already in flight on the connection (kept plain, as it always was). */

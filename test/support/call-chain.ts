@@ -213,6 +213,8 @@ export interface Chain {
   readonly bToC: MsRpcClient;
   /** A new client of B (A), closed with the chain. */
   clientOfB(options?: Partial<MsRpcClientOptions>): MsRpcClient;
+  /** A new client of C, closed with the chain. */
+  clientOfC(options?: Partial<MsRpcClientOptions>): MsRpcClient;
   close(): Promise<void>;
 }
 
@@ -249,21 +251,23 @@ export async function startChain(
   });
   const b = await serve('middle', 'b', options.server ?? {}, bToC);
   const clients: MsRpcClient[] = [];
+  const clientOf = (service: ChainService, name: string, clientOptions: Partial<MsRpcClientOptions>) => {
+    const client = new MsRpcClient({
+      service: name,
+      providers: [`127.0.0.1:${service.port}`],
+      logger: recordingLogger(),
+      ...RELAXED_HEARTBEAT,
+      ...clientOptions,
+    });
+    clients.push(client);
+    return client;
+  };
   return {
     b,
     c,
     bToC,
-    clientOfB(clientOptions = {}) {
-      const client = new MsRpcClient({
-        service: 'b',
-        providers: [`127.0.0.1:${b.port}`],
-        logger: recordingLogger(),
-        ...RELAXED_HEARTBEAT,
-        ...clientOptions,
-      });
-      clients.push(client);
-      return client;
-    },
+    clientOfB: (clientOptions = {}) => clientOf(b, 'b', clientOptions),
+    clientOfC: (clientOptions = {}) => clientOf(c, 'c', clientOptions),
     async close() {
       for (const client of clients) await client.close();
       await b.app.close();
