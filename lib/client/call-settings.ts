@@ -4,6 +4,7 @@ import { checkInteger, checkKnownKeys, checkString } from '../common/option-chec
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { Metadata } from '../protocol/message.js';
+import { callScopes } from '../propagation/call-scope.js';
 import type { CallSettings } from './client-call.js';
 import { MsRpcCallOptions, MsRpcRecord } from './ms-rpc-record.js';
 
@@ -55,6 +56,8 @@ export function resolveCallSettings(
     }
     if (o.waitForReady !== undefined) waitForReady = o.waitForReady;
     if (o.inheritDeadline !== undefined) inheritDeadline = o.inheritDeadline;
+    // Handlers enter their scope once some call wants to inherit (see CallScopes).
+    if (o.inheritDeadline === true) callScopes.want();
     if (o.retries !== undefined) retries = o.retries;
     if (o.metadata) metadata = { ...metadata, ...o.metadata };
     if (o.hashKey !== undefined) {

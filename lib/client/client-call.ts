@@ -124,7 +124,7 @@ export class ClientCall implements CallObserver, ScopedCall {
     if (env.isClosed()) return this.fail(new ClientClosedError());
     if (env.tracing !== undefined) this.startSpan(env.tracing);
     if (this.settings.inheritDeadline) {
-      const scope = callScopes.getStore();
+      const scope = callScopes.current();
       if (scope !== undefined && !this.join(scope)) return;
     }
     this.held = true;

@@ -83,6 +83,9 @@ export interface MsRpcClientOptions extends ProtocolOptions, ConnectionOptions {
    * cancelled with a RequestCancelledError ('parent-cancelled') when the handler is told to stop
    * (its caller cancelled or went away, its deadline passed). `false` turns this off for this
    * client; per call: `MsRpcRecordBuilder.setInheritDeadline(false)` or `{ inheritDeadline: false }`.
+   * Handlers run in a scope (an AsyncLocalStorage: about 1 us per request of a Nest server on
+   * Node 20) only in a process where a client inherits; a process whose clients all set `false`
+   * pays nothing, and a per-call `true` there takes effect from the next handler on.
    * @default true
    */
   inheritDeadline: boolean;

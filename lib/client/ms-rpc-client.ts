@@ -25,6 +25,7 @@ import { ClientEvents, type MsRpcClientEvents } from './client-events.js';
 import { sendEvent } from './event-dispatch.js';
 import { ProviderRouter } from './provider-router.js';
 import { ServiceDiscovery } from './service-discovery.js';
+import { callScopes } from '../propagation/call-scope.js';
 import { RpcTracing } from '../tracing/rpc-tracing.js';
 
 export type { MsRpcClientEvents, MsRpcClientStatus } from './client-events.js';
@@ -96,6 +97,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       inheritDeadline: this.options.inheritDeadline,
     };
     this.tracing = this.options.tracing ? new RpcTracing(this.serviceName) : undefined;
+    if (this.options.inheritDeadline) callScopes.want();
     if (deps.channels) {
       this.channels = deps.channels;
     } else {

@@ -28,7 +28,7 @@ export interface DispatchHost {
   send(stream$: Observable<unknown>, respond: (packet: WritePacket) => void): Subscription;
   /** Spans per request and event (undefined with `tracing: false`). */
   readonly tracing: RpcTracing | undefined;
-  /** Where this server listens (the spans' `server.address` and `server.port`). */
+  /** Where this server listens (the spans' `server.address` and `server.port`; read only while tracing). */
   readonly host: string;
   readonly port: number;
 }
@@ -95,7 +95,7 @@ export class HandlerDispatch {
     const context = new MsRpcContext([connection.remoteAddress, pattern, request.requestId, message.metadata], request);
     const tracing = this.host.tracing;
     if (tracing !== undefined) {
-      request.trace = tracing.startIncoming(pattern, false, message.metadata, connection.remoteAddress, this.host.host, this.host.port);
+      request.trace = tracing.startIncoming(pattern, false, message.metadata, connection.remoteAddress, this.host);
     }
     const startHook = this.host.startHook();
     if (startHook === undefined) {
@@ -121,7 +121,7 @@ export class HandlerDispatch {
     const context = new MsRpcContext([connection.remoteAddress, pattern, 0, message.metadata], run);
     const tracing = this.host.tracing;
     if (tracing !== undefined) {
-      run.trace = tracing.startIncoming(pattern, true, message.metadata, connection.remoteAddress, this.host.host, this.host.port);
+      run.trace = tracing.startIncoming(pattern, true, message.metadata, connection.remoteAddress, this.host);
     }
     const failed = (err: unknown) => {
       endTrace(run, err);
@@ -207,16 +207,28 @@ export class HandlerDispatch {
     request: InFlightRequest,
     rethrow: boolean,
   ): Promise<void> {
-    return this.inScope(request, () =>
-      this.produce(handler, data, context).then(
-        (result) => this.answer(result, context, connection, request),
-        (err: unknown) => {
-          request.finished();
-          this.endProcessing(context);
-          if (rethrow) throw err;
-          connection.respond(request, { type: MessageType.Error, requestId: request.requestId, error: err });
-        },
-      ),
+    // No closure per request unless there is a scope to enter.
+    if (request.trace === undefined && !callScopes.active) return this.runRequest(handler, data, context, connection, request, rethrow);
+    return this.inScope(request, () => this.runRequest(handler, data, context, connection, request, rethrow));
+  }
+
+  /** {@link dispatch}, in its scope. */
+  private runRequest(
+    handler: MessageHandler,
+    data: unknown,
+    context: MsRpcContext,
+    connection: ServerConnection,
+    request: InFlightRequest,
+    rethrow: boolean,
+  ): Promise<void> {
+    return this.produce(handler, data, context).then(
+      (result) => this.answer(result, context, connection, request),
+      (err: unknown) => {
+        request.finished();
+        this.endProcessing(context);
+        if (rethrow) throw err;
+        connection.respond(request, { type: MessageType.Error, requestId: request.requestId, error: err });
+      },
     );
   }
 

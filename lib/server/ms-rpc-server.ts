@@ -71,6 +71,8 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
   private readonly refusedEvents: RateLimitedLog;
   /** Spans per request and event (undefined with `tracing: false`). */
   private readonly tracing: RpcTracing | undefined;
+  /** The port bound, once listening. */
+  private listeningPort: number | undefined;
 
   constructor(
     options: Partial<MsRpcServerOptions> = {},
@@ -98,8 +100,9 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
       send: (stream$, respond) => this.send(stream$, respond),
       tracing: this.tracing,
       host: this.options.host,
+      // Read for each traced request: the port bound, not a getsockname() per request.
       get port() {
-        return server.port;
+        return server.listeningPort ?? server.port;
       },
     }, clock);
     this.refusedEvents = new RateLimitedLog((line) => this.logger.warn(line), LOG_INTERVAL_MS, clock);
@@ -159,6 +162,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy, Requ
     server.once('error', onError);
     server.listen(this.options.port, this.options.host, () => {
       server.off('error', onError);
+      this.listeningPort = (server.address() as AddressInfo).port;
       server.on('error', (err) => this.logger.error(`server error: ${err.message}`, err.stack));
       this._status$.next('connected');
       this.logger.log(

@@ -18,6 +18,12 @@ const KIND_PRODUCER = 3;
 const KIND_CONSUMER = 4;
 const STATUS_ERROR = 2;
 
+/** Where a server listens (read only when a span is made). */
+export interface LocalAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
 /** A handler's span and the context it runs in (the server span over the caller's context). */
 export interface IncomingSpan {
   readonly span: Span;
@@ -114,8 +120,7 @@ export class RpcTracing {
     event: boolean,
     metadata: Metadata | undefined,
     remoteAddress: string,
-    localHost: string,
-    localPort: number,
+    local: LocalAddress,
   ): IncomingSpan | undefined {
     const tracer = this.tracer();
     if (tracer === undefined) return undefined;
@@ -123,8 +128,8 @@ export class RpcTracing {
     const parent = metadata === undefined ? api.ROOT_CONTEXT : api.propagation.extract(api.ROOT_CONTEXT, metadata);
     const attributes = this.rpcAttributes(pattern);
     const [peerHost, peerPort] = splitAddress(remoteAddress);
-    attributes['server.address'] = localHost;
-    attributes['server.port'] = localPort;
+    attributes['server.address'] = local.host;
+    attributes['server.port'] = local.port;
     attributes['client.address'] = peerHost;
     attributes['network.peer.address'] = peerHost;
     if (peerPort !== undefined) {
