@@ -206,21 +206,12 @@ export class HandlerDispatch {
     connection: ServerConnection,
     request: InFlightRequest,
     rethrow: boolean,
+    inScope = false,
   ): Promise<void> {
-    // No closure per request unless there is a scope to enter.
-    if (request.trace === undefined && !callScopes.active) return this.runRequest(handler, data, context, connection, request, rethrow);
-    return this.inScope(request, () => this.runRequest(handler, data, context, connection, request, rethrow));
-  }
-
-  /** {@link dispatch}, in its scope. */
-  private runRequest(
-    handler: MessageHandler,
-    data: unknown,
-    context: MsRpcContext,
-    connection: ServerConnection,
-    request: InFlightRequest,
-    rethrow: boolean,
-  ): Promise<void> {
+    // Again in the request's scope, when there is one to enter: no closure per request otherwise.
+    if (!inScope && (request.trace !== undefined || callScopes.active)) {
+      return this.inScope(request, () => this.dispatch(handler, data, context, connection, request, rethrow, true));
+    }
     return this.produce(handler, data, context).then(
       (result) => this.answer(result, context, connection, request),
       (err: unknown) => {

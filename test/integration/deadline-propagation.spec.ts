@@ -1,12 +1,9 @@
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
-import { createServer, type Server, type Socket } from 'node:net';
 import { MsRpcClient, RequestCancelledError, RpcTimeoutError } from '../../lib/index.js';
-import { FrameDecoder } from '../../lib/protocol/frame-decoder.js';
 import { MessageType } from '../../lib/protocol/frame-header.js';
 import type { HelloSettings, Message, RequestMessage } from '../../lib/protocol/message.js';
-import { MessageCodec } from '../../lib/protocol/message-codec.js';
-import { resolveProtocolOptions } from '../../lib/protocol/protocol-options.js';
 import { startChain, type Chain } from '../support/call-chain.js';
+import { startHandWrittenServer } from '../support/hand-written-server.js';
 import { recordingLogger, sleep, timed, waitUntil } from '../support/loopback-utils.js';
 import { wirePeer } from '../support/wire-peer.js';
 
@@ -233,46 +230,22 @@ describe('deadlines and cancellation across services (A → B → C)', () => {
   });
 });
 
-/** A server speaking the wire protocol by hand, as an older (or newer) version would. */
+/** A provider by hand that announces budgets in its Hello or not (a newer or an older version). */
 async function fakeServer(announceDeadlines: boolean): Promise<{
   port: number;
   frameTypes: MessageType[];
   requests: RequestMessage[];
   close(): Promise<void>;
 }> {
-  const codec = new MessageCodec(resolveProtocolOptions());
   const frameTypes: MessageType[] = [];
   const requests: RequestMessage[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    const settings: HelloSettings = { idleTimeoutMs: 0, maxFrameSize: codec.maxFrameSize, patterns: ['anything'], events: [] };
-    if (announceDeadlines) settings.deadlines = true;
-    socket.write(codec.encode({ type: MessageType.Hello, settings }));
-    const decoder = new FrameDecoder(codec.maxFrameSize);
-    socket.on('data', (chunk: Buffer) =>
-      decoder.push(chunk, (frame) => {
-        frameTypes.push(frame.type);
-        const message = codec.decode(frame);
-        if (message.type === MessageType.Request) {
-          requests.push(message);
-          socket.write(codec.encode({ type: MessageType.End, requestId: message.requestId, hasData: true, data: 'answered' }));
-        } else if (message.type === MessageType.Ping) {
-          socket.write(codec.encode({ type: MessageType.Pong, requestId: message.requestId }));
-        }
-      }),
-    );
+  const hello: HelloSettings = { idleTimeoutMs: 0, maxFrameSize: 8 * 1024 * 1024, patterns: ['anything'], events: [] };
+  if (announceDeadlines) hello.deadlines = true;
+  const server = await startHandWrittenServer(hello, (message, frameType, reply) => {
+    frameTypes.push(frameType);
+    if (message.type !== MessageType.Request) return;
+    requests.push(message);
+    reply({ type: MessageType.End, requestId: message.requestId, hasData: true, data: 'answered' });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as { port: number }).port,
-    frameTypes,
-    requests,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { port: server.port, frameTypes, requests, close: () => server.close() };
 }
