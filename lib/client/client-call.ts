@@ -7,7 +7,6 @@ import type { CallObserver } from '../connection/pending-calls.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
 import { isNoHandlerPayload, NoHandlerError } from '../errors/no-handler-error.js';
 import { NoProviderError } from '../errors/no-provider-error.js';
-import { RequestCancelledError } from '../errors/request-cancelled-error.js';
 import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
 import { NO_PROVIDER_LABEL, type RpcCallToken } from '../metrics/metric-series.js';
 import type { RpcMetrics } from '../metrics/rpc-metrics.js';
@@ -17,6 +16,7 @@ import type { OutlierDetector } from '../routing/outlier-detector.js';
 import type { RetryBudget } from '../routing/retry-budget.js';
 import { isProviderFailure, isRetryable } from '../routing/retry-policy.js';
 import { endCancelledSpan, endSpan, type RpcTracing } from '../tracing/rpc-tracing.js';
+import { inheritScope, parentCancelled } from './inherited-deadline.js';
 import type { ProviderRouter, RouteFilter } from './provider-router.js';
 
 /** What every call of one client shares: built once per client, read by each call. */
@@ -174,29 +174,12 @@ export class ClientCall implements CallObserver, ScopedCall {
    * once, and returns false, when that handler was already told to stop or its budget is spent.
    */
   private join(scope: CallScope): boolean {
-    const reason = scope.abortReason;
-    if (reason !== undefined) {
-      this.fail(parentCancelled(scope.pattern, reason));
+    const inherited = inheritScope(this.settings, scope, this.env.deadlineMargin);
+    if (inherited instanceof Error) {
+      this.fail(inherited);
       return false;
     }
-    const left = scope.remainingMs();
-    if (left !== undefined) {
-      const s = this.settings;
-      const margin = this.env.deadlineMargin;
-      const budget = Math.floor(left - margin);
-      if (budget < 1) {
-        this.fail(
-          new RpcTimeoutError(s.pattern, Math.max(0, budget), {
-            reason: 'the inherited time budget was spent before the call was sent (nothing was sent)',
-            source: inheritedSource(scope.pattern, left, margin),
-          }),
-        );
-        return false;
-      }
-      if (budget < s.timeoutMs) {
-        this.settings = { ...s, timeoutMs: budget, timeoutSource: inheritedSource(scope.pattern, left, margin) };
-      }
-    }
+    this.settings = inherited;
     this.scope = scope;
     scope.adopt(this);
     return true;
@@ -342,21 +325,4 @@ export class ClientCall implements CallObserver, ScopedCall {
     if (this.span !== undefined) endSpan(this.span, err);
     this.sink.error(err);
   }
-}
-
-/** The error of a call whose parent handler was told to stop (named by its `pattern`) for `reason`. */
-function parentCancelled(pattern: string | undefined, reason: Error): RequestCancelledError {
-  return new RequestCancelledError(
-    'parent-cancelled',
-    `the handler of "${pattern ?? '?'}" that made this call was told to stop: ${reason.message}`,
-    { cause: reason },
-  );
-}
-
-/** Where an inherited timeout comes from, for timeout messages. */
-function inheritedSource(pattern: string, leftMs: number, marginMs: number): string {
-  return (
-    `deadline inherited from the handler of "${pattern}": ${Math.max(0, Math.round(leftMs))} ms left of its caller's budget, ` +
-    `minus deadlineMargin ${marginMs} ms; opt out per call with inheritDeadline: false`
-  );
 }
