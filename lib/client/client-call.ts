@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import type { Span } from '@opentelemetry/api';
 import type { PickContext } from '../balancer/balancer.js';
 import type { ProcessHold } from '../common/process-hold.js';
 import type { Connection } from '../connection/connection.js';
@@ -15,7 +14,7 @@ import { callScopes, type CallScope, type ScopedCall } from '../propagation/call
 import type { OutlierDetector } from '../routing/outlier-detector.js';
 import type { RetryBudget } from '../routing/retry-budget.js';
 import { isProviderFailure, isRetryable } from '../routing/retry-policy.js';
-import { endCancelledSpan, endSpan, type RpcTracing } from '../tracing/rpc-tracing.js';
+import { endCancelledSpan, endSpan, type RpcSpan, type RpcTracing } from '../tracing/rpc-tracing.js';
 import { inheritScope, parentCancelled } from './inherited-deadline.js';
 import type { ProviderRouter, RouteFilter } from './provider-router.js';
 
@@ -102,7 +101,7 @@ export class ClientCall implements CallObserver, ScopedCall {
   /** The handler this call was made in, while the call is in flight (it cancels the call with it). */
   private scope: CallScope | undefined = undefined;
   /** The call's span, while tracing. */
-  private span: Span | undefined = undefined;
+  private span: RpcSpan | undefined = undefined;
 
   constructor(
     private readonly env: CallEnvironment,

@@ -1,6 +1,7 @@
+// Types only, in no exported signature: this library's declarations must not need the API.
 import type { Attributes, Context, Span, Tracer, TracerProvider } from '@opentelemetry/api';
 import type { Metadata } from '../protocol/message.js';
-import { errorType, exceptionOf, splitAddress } from './span-attributes.js';
+import { errorType, exceptionOf, splitAddress, type RecordedException } from './span-attributes.js';
 
 /** `@opentelemetry/api`, loaded on demand (an optional peer dependency). */
 type OtelApi = typeof import('@opentelemetry/api');
@@ -24,10 +25,24 @@ export interface LocalAddress {
   readonly port: number;
 }
 
+/**
+ * What this library does with an OpenTelemetry span (an API `Span` is one), typed here so that the
+ * library's declarations compile without `@opentelemetry/api` installed.
+ */
+export interface RpcSpan {
+  setAttribute(key: string, value: string | number): unknown;
+  setAttributes(attributes: Record<string, string | number>): unknown;
+  addEvent(name: string, attributes?: Record<string, string>): unknown;
+  recordException(exception: RecordedException): void;
+  setStatus(status: { code: number; message?: string }): unknown;
+  end(): void;
+}
+
 /** A handler's span and the context it runs in (the server span over the caller's context). */
 export interface IncomingSpan {
-  readonly span: Span;
-  readonly context: Context;
+  readonly span: RpcSpan;
+  /** An OpenTelemetry Context. */
+  readonly context: unknown;
 }
 
 /**
@@ -65,8 +80,13 @@ export class RpcTracing {
     );
   }
 
+  /** An SDK is registered: calls and handlers get spans (false while the API is absent or loading). */
+  get active(): boolean {
+    return this.tracer() !== undefined;
+  }
+
   /** The tracer of the registered SDK, or undefined (API absent, not loaded yet, no SDK). */
-  tracer(): Tracer | undefined {
+  private tracer(): Tracer | undefined {
     const api = this.api;
     if (api === undefined) return undefined;
     let provider: TracerProvider = api.trace.getTracerProvider();
@@ -83,7 +103,7 @@ export class RpcTracing {
    * The CLIENT span of a call (PRODUCER for an event), a child of the active context; undefined
    * when not tracing.
    */
-  startOutgoing(pattern: string, event: boolean): Span | undefined {
+  startOutgoing(pattern: string, event: boolean): RpcSpan | undefined {
     const tracer = this.tracer();
     if (tracer === undefined) return undefined;
     return tracer.startSpan(
@@ -94,15 +114,15 @@ export class RpcTracing {
   }
 
   /** `metadata` plus `span`'s trace context (`traceparent`, `tracestate`, baggage): a new map. */
-  inject(span: Span, metadata: Metadata | undefined): Metadata {
+  inject(span: RpcSpan, metadata: Metadata | undefined): Metadata {
     const api = this.api!;
     const carrier: Metadata = { ...metadata };
-    api.propagation.inject(api.trace.setSpan(api.context.active(), span), carrier);
+    api.propagation.inject(api.trace.setSpan(api.context.active(), span as Span), carrier);
     return carrier;
   }
 
   /** The provider a call was sent to. */
-  setPeer(span: Span, host: string, port: number): void {
+  setPeer(span: RpcSpan, host: string, port: number): void {
     span.setAttributes({
       'server.address': host,
       'server.port': port,
@@ -146,7 +166,7 @@ export class RpcTracing {
 
   /** Runs `fn` with `incoming`'s context active: what the handler does is part of its span. */
   within<A extends unknown[], R>(incoming: IncomingSpan, fn: (...args: A) => R, ...args: A): R {
-    return this.api!.context.with(incoming.context, fn, undefined, ...args);
+    return this.api!.context.with(incoming.context as Context, fn, undefined, ...args);
   }
 
   private rpcAttributes(pattern: string): Attributes {
@@ -160,7 +180,7 @@ export class RpcTracing {
 }
 
 /** Ends `span`, as failed with `error` if given (the exception recorded, status ERROR, `error.type`). */
-export function endSpan(span: Span, error?: unknown): void {
+export function endSpan(span: RpcSpan, error?: unknown): void {
   if (error !== undefined) fail(span, error);
   span.end();
 }
@@ -170,7 +190,7 @@ export function endSpan(span: Span, error?: unknown): void {
  * gRPC's CANCELLED on a client span), not on the server's, where the caller going away is no
  * fault of the handler's.
  */
-export function endCancelledSpan(span: Span, why: string, isError: boolean): void {
+export function endCancelledSpan(span: RpcSpan, why: string, isError: boolean): void {
   span.addEvent('cancelled', { reason: why });
   if (isError) {
     span.setAttribute('error.type', 'cancelled');
@@ -179,7 +199,7 @@ export function endCancelledSpan(span: Span, why: string, isError: boolean): voi
   span.end();
 }
 
-function fail(span: Span, error: unknown): void {
+function fail(span: RpcSpan, error: unknown): void {
   const exception = exceptionOf(error);
   span.recordException(exception);
   span.setAttribute('error.type', errorType(error));
