@@ -35,6 +35,8 @@ function clientArgs(system: SystemSpec, workload: IdleConnectionsWorkload): stri
     case 'ms-rpc':
     case 'ms-rpc-call':
     case 'ms-rpc-bare':
+    case 'ms-rpc-otel-noop':
+    case 'ms-rpc-otel-sdk':
       return ['--mode', 'ms-rpc', ...(hb ? ['--interval', String(hb.intervalMs), '--heartbeat-timeout', String(hb.timeoutMs)] : [])];
     case 'raw-net':
       // The rate an idle ms-rpc connection pings at.

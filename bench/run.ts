@@ -147,8 +147,8 @@ async function main(): Promise<number> {
   // to add there, and a row with its own heartbeat settings is about heartbeats (Nest has none).
   const systemsFor = (w: Workload) =>
     w.kind !== 'idle-connections'
-      ? systems
-      : systems.filter((s) => s.name !== 'ms-rpc-call' && s.name !== 'ms-rpc-bare' && (!w.heartbeat || s.name !== 'nest-tcp'));
+      ? systems.filter((s) => !s.workloads || s.workloads.includes(w.id))
+      : systems.filter((s) => !s.workloads && s.name !== 'ms-rpc-call' && s.name !== 'ms-rpc-bare' && (!w.heartbeat || s.name !== 'nest-tcp'));
   const processes = new ChildProcesses();
   processes.installTeardown();
   const servers = new ChildServers(processes);

@@ -5,7 +5,7 @@
 import type { EchoClient } from './clients/echo-client.js';
 import type { Codec } from './workloads.js';
 
-export type SystemName = 'ms-rpc' | 'ms-rpc-call' | 'ms-rpc-bare' | 'nest-tcp' | 'raw-net';
+export type SystemName = 'ms-rpc' | 'ms-rpc-call' | 'ms-rpc-bare' | 'ms-rpc-otel-noop' | 'ms-rpc-otel-sdk' | 'nest-tcp' | 'raw-net';
 
 export interface SystemSpec {
   readonly name: SystemName;
@@ -16,6 +16,8 @@ export interface SystemSpec {
   /** What the codec column says for this system. */
   wireFormat(codec: Codec): string;
   createClient(port: number, codec: Codec): Promise<EchoClient>;
+  /** The only echo workloads (by id) this system runs; all of them when absent. */
+  readonly workloads?: readonly string[];
 }
 
 export const SYSTEMS: readonly SystemSpec[] = [
@@ -42,6 +44,26 @@ export const SYSTEMS: readonly SystemSpec[] = [
     serverArgs: (codec) => ['--codec', codec],
     wireFormat: (codec) => codec,
     createClient: async (port, codec) => (await import('./clients/ms-rpc-client.js')).createMsRpcClient(port, codec, 'call'),
+  },
+  {
+    // Context: ms-rpc with tracing on, `@opentelemetry/api` installed and no SDK registered (the
+    // no-op API): the cost for applications that have the API and do not trace (target: <= 5 %).
+    name: 'ms-rpc-otel-noop',
+    serverScript: new URL('./servers/ms-rpc-server.js', import.meta.url),
+    serverArgs: (codec) => ['--codec', codec, '--tracing', 'noop'],
+    wireFormat: (codec) => codec,
+    createClient: async (port, codec) => (await import('./clients/ms-rpc-client.js')).createMsRpcClient(port, codec, 'send', 'noop'),
+    workloads: ['echo 64B x128'],
+  },
+  {
+    // Context: ms-rpc traced by an SDK registered in both processes (a span per call on each side,
+    // exported to memory): what tracing every call costs.
+    name: 'ms-rpc-otel-sdk',
+    serverScript: new URL('./servers/ms-rpc-server.js', import.meta.url),
+    serverArgs: (codec) => ['--codec', codec, '--tracing', 'sdk'],
+    wireFormat: (codec) => codec,
+    createClient: async (port, codec) => (await import('./clients/ms-rpc-client.js')).createMsRpcClient(port, codec, 'send', 'sdk'),
+    workloads: ['echo 64B x128'],
   },
   {
     name: 'nest-tcp',

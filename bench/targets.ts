@@ -4,7 +4,7 @@
  * `ms-rpc-bare` (the transport without Nest's handler pipeline, see systems.ts) are
  * reported in the main table only.
  */
-import { echoResults, formatBytes, formatUs, ratio, type CellResult, type EchoCellResult, type IdleCellResult } from './report.js';
+import { echoResults, formatBytes, formatCpu, formatUs, ratio, type CellResult, type EchoCellResult, type IdleCellResult } from './report.js';
 
 /** `info`: a context row, not one of the issue's targets (no pass/fail). */
 export type Verdict = 'PASS' | 'FAIL' | 'info' | 'not run';
@@ -70,6 +70,33 @@ function alongside(results: readonly CellResult[], format: (r: IdleCellResult) =
   return others.length ? `; ${others.join(', ')}` : '';
 }
 
+/**
+ * Tracing on (system `system`) against tracing off (`ms-rpc`), 64 B x128: CPU per call (client +
+ * server) and req/s. The target is on CPU per call: in this closed loop the cost of a call is what
+ * bounds its rate, and CPU per call is what stays put on a shared machine where req/s swings by
+ * a third between runs of the same build (see PROFILE.md).
+ */
+function tracingCost(
+  system: 'ms-rpc-otel-noop' | 'ms-rpc-otel-sdk',
+  results: readonly CellResult[],
+): { cpuRatio: number | undefined; measured: string } | undefined {
+  const off = echo(results, 'echo 64B x128', 'ms-rpc');
+  const on = echo(results, 'echo 64B x128', system);
+  if (!off || !on) return undefined;
+  const total = (r: EchoCellResult) =>
+    r.cpuUsPerRequest?.serverUs === undefined ? undefined : r.cpuUsPerRequest.clientUs + r.cpuUsPerRequest.serverUs;
+  const [cpuOn, cpuOff] = [total(on), total(off)];
+  const cpuRatio = cpuOn !== undefined && cpuOff !== undefined ? cpuOn / cpuOff : undefined;
+  const rate = (r: EchoCellResult) => Math.round(r.reqPerSec).toLocaleString('en-US');
+  const cpu = (r: EchoCellResult) => (r.cpuUsPerRequest ? formatCpu(r.cpuUsPerRequest) : '-');
+  return {
+    cpuRatio,
+    measured:
+      `cpu/call c+s ${cpu(on)} vs ${cpu(off)} off (${cpuRatio === undefined ? '-' : `${cpuRatio.toFixed(2)}x`}); ` +
+      `${rate(on)} vs ${rate(off)} req/s (${(on.reqPerSec / off.reqPerSec).toFixed(2)}x)`,
+  };
+}
+
 const TARGETS: readonly [string, Check][] = [
   throughput('echo 64B x128', 'nest-tcp', 3),
   throughput('echo 64B x128', 'raw-net', 0.6),
@@ -93,6 +120,21 @@ const TARGETS: readonly [string, Check][] = [
       const floor = idle(results, 'raw-net')?.idle;
       const raw = floor ? `; raw-net echo of the same heartbeats ${floor.cpuPercent.toFixed(2)} %` : '';
       return m && { measured: `${m.cpuPercent.toFixed(2)} % (${Math.round(m.pongsPerSec)} pongs/s)${raw}`, pass: m.cpuPercent <= 2 };
+    },
+  ],
+  [
+    // Issue 18: `@opentelemetry/api` installed, no SDK registered: at most 5 % off tracing off.
+    'echo 64B x128: tracing on (no-op API): cpu/call <= 1.05x tracing off',
+    (results) => {
+      const cost = tracingCost('ms-rpc-otel-noop', results);
+      return cost && { measured: cost.measured, pass: cost.cpuRatio !== undefined && cost.cpuRatio <= 1.05 };
+    },
+  ],
+  [
+    'echo 64B x128: tracing with in-memory SDK (context)',
+    (results) => {
+      const cost = tracingCost('ms-rpc-otel-sdk', results);
+      return cost && { measured: cost.measured };
     },
   ],
   [

@@ -1,5 +1,6 @@
 import { lastValueFrom } from 'rxjs';
 import { MsRpcClient, type MsRpcLogger } from '../../lib/index.js';
+import { setUpTracing, type BenchTracing } from '../tracing-setup.js';
 import type { Codec } from '../workloads.js';
 import type { EchoClient } from './echo-client.js';
 
@@ -13,10 +14,21 @@ const quietLogger: MsRpcLogger = {
 
 /**
  * This project's client, through its public API only: `lastValueFrom(client.send())` as a Nest
- * application calls any ClientProxy, or with `api: 'call'` the Promise fast path.
+ * application calls any ClientProxy, or with `api: 'call'` the Promise fast path. `tracing`: see
+ * tracing-setup.ts.
  */
-export function createMsRpcClient(port: number, codec: Codec, api: 'send' | 'call' = 'send'): EchoClient {
-  const client = new MsRpcClient({ providers: [`127.0.0.1:${port}`], codec, logger: quietLogger });
+export async function createMsRpcClient(
+  port: number,
+  codec: Codec,
+  api: 'send' | 'call' = 'send',
+  tracing: BenchTracing = 'off',
+): Promise<EchoClient> {
+  const client = new MsRpcClient({
+    providers: [`127.0.0.1:${port}`],
+    codec,
+    logger: quietLogger,
+    tracing: await setUpTracing(tracing),
+  });
   return {
     connect: async () => {
       await client.connect();

@@ -12,7 +12,7 @@ import { codecFromArgv, runServerProcess } from './server-process.js';
 runServerProcess(async () => {
   // Quiet like the Nest-hosted server (`logger: false`): no app here to pass it to.
   Logger.overrideLogger(false);
-  const strategy = new MsRpcServer({ host: '127.0.0.1', port: 0, codec: codecFromArgv() });
+  const strategy = new MsRpcServer({ host: '127.0.0.1', port: 0, codec: codecFromArgv(), tracing: false });
   strategy.addHandler('echo', ((data: unknown) => Promise.resolve(data)) as MessageHandler);
   await new Promise<void>((resolve, reject) => {
     strategy.listen((err?: unknown) => (err ? reject(err as Error) : resolve()));

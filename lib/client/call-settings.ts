@@ -3,6 +3,7 @@ import type { HashKeyFunction } from '../balancer/balancer-options.js';
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
 import { InvalidOptionsError } from '../errors/invalid-options-error.js';
 import type { Metadata } from '../protocol/message.js';
+import { callScopes } from '../propagation/call-scope.js';
 import type { CallSettings } from './client-call.js';
 import { CALL_OPTION_KEYS, checkCallOptions, MsRpcCallOptions, MsRpcRecord } from './ms-rpc-record.js';
 
@@ -16,6 +17,8 @@ export interface CallDefaults {
   readonly hashKey: HashKeyFunction | undefined;
   /** A custom balancer may route by pattern: every call gets a PickContext (the built-ins only read `hashKey`). */
   readonly contextEveryCall: boolean;
+  /** Calls made in a handler inherit its deadline and cancellation. */
+  readonly inheritDeadline: boolean;
 }
 
 /**
@@ -36,6 +39,7 @@ export function resolveCallSettings(
   let timeoutMs = defaults.timeout;
   let timeoutSource: string | undefined;
   let waitForReady = defaults.waitForReady;
+  let inheritDeadline = defaults.inheritDeadline;
   let retries = defaults.idempotentPatterns.has(pattern) ? defaults.retries : 0;
   let hashKey: string | undefined;
   let hasHashKey = false;
@@ -52,6 +56,9 @@ export function resolveCallSettings(
       timeoutSource = i === 0 ? 'set per call with MsRpcRecordBuilder.setTimeout()' : 'set in the options of client.call()';
     }
     if (o.waitForReady !== undefined) waitForReady = o.waitForReady;
+    if (o.inheritDeadline !== undefined) inheritDeadline = o.inheritDeadline;
+    // Handlers enter their scope once some call wants to inherit (see CallScopes).
+    if (o.inheritDeadline === true) callScopes.want();
     if (o.retries !== undefined) retries = o.retries;
     if (o.metadata) metadata = { ...metadata, ...o.metadata };
     if (o.hashKey !== undefined) {
@@ -71,6 +78,7 @@ export function resolveCallSettings(
     retries,
     context,
     waitForReady,
+    inheritDeadline,
   };
 }
 

@@ -10,9 +10,12 @@ import { RpcTimeoutError } from '../errors/rpc-timeout-error.js';
 import { NO_PROVIDER_LABEL, type RpcCallToken } from '../metrics/metric-series.js';
 import type { RpcMetrics } from '../metrics/rpc-metrics.js';
 import type { Metadata } from '../protocol/message.js';
+import { callScopes, type CallScope, type ScopedCall } from '../propagation/call-scope.js';
 import type { OutlierDetector } from '../routing/outlier-detector.js';
 import type { RetryBudget } from '../routing/retry-budget.js';
 import { isProviderFailure, isRetryable } from '../routing/retry-policy.js';
+import { endCancelledSpan, endSpan, type RpcSpan, type RpcTracing } from '../tracing/rpc-tracing.js';
+import { inheritScope, parentCancelled } from './inherited-deadline.js';
 import type { ProviderRouter, RouteFilter } from './provider-router.js';
 
 /** What every call of one client shares: built once per client, read by each call. */
@@ -32,6 +35,10 @@ export interface CallEnvironment {
   readonly hold: ProcessHold;
   /** Where the client-wide timeout comes from, for timeout messages. */
   readonly timeoutSource: string;
+  /** Ms taken off a budget inherited from a handler (see MsRpcClientOptions.deadlineMargin). */
+  readonly deadlineMargin: number;
+  /** Spans per call (undefined with `tracing: false`). */
+  readonly tracing: RpcTracing | undefined;
 }
 
 /** Where a call's outcome goes: `end` or `error` ends it, exactly once; `value` may come before. */
@@ -56,6 +63,8 @@ export interface CallSettings {
   readonly context: PickContext | undefined;
   /** Wait through failed connect attempts instead of failing fast (gRPC's waitForReady). */
   readonly waitForReady: boolean;
+  /** Take the deadline and cancellation of the server handler the call is made in, if any. */
+  readonly inheritDeadline: boolean;
 }
 
 /**
@@ -63,10 +72,16 @@ export interface CallSettings {
  * when none is ready), sends, and on a retryable failure tries another provider while retries,
  * the retry budget and time remain. The whole call keeps one deadline.
  *
+ * Made while a server handler runs (call-scope.ts), the call inherits the handler's deadline (its
+ * timeout becomes at most what is left of the handler's caller's budget, minus the margin) and is
+ * cancelled with the handler. While tracing, it has a CLIENT span, whose context goes in the
+ * request's metadata.
+ *
  * A class rather than a set of closures because one is built per call: its methods live on the
- * prototype, and it is itself the connection's CallObserver (one object per call, not four).
+ * prototype, and it is itself the connection's CallObserver and its parent handler's ScopedCall
+ * (one object per call, not several).
  */
-export class ClientCall implements CallObserver {
+export class ClientCall implements CallObserver, ScopedCall {
   private readonly startedAt = performance.now();
   private readonly token: RpcCallToken | undefined;
   private retries: number;
@@ -83,10 +98,15 @@ export class ClientCall implements CallObserver {
   private attempts = 0;
   // The exclude set is allocated only once a retry needs it: the common call excludes nobody.
   private route: RouteFilter;
+  /** The handler this call was made in, while the call is in flight (it cancels the call with it). */
+  private scope: CallScope | undefined = undefined;
+  /** The call's span, while tracing. */
+  private span: RpcSpan | undefined = undefined;
 
   constructor(
     private readonly env: CallEnvironment,
-    private readonly settings: CallSettings,
+    /** Replaced (never changed) when the call inherits a shorter deadline, or carries a trace context. */
+    private settings: CallSettings,
     private readonly sink: CallSink,
   ) {
     this.retries = settings.retries;
@@ -94,9 +114,18 @@ export class ClientCall implements CallObserver {
     this.token = env.metrics?.callStarted(settings.pattern);
   }
 
-  /** Sends the call (or fails it at once on a closed client). */
+  /**
+   * Sends the call, or fails it at once: on a closed client, or when made in a handler whose budget
+   * is spent or that was told to stop (nothing is sent then).
+   */
   start(): void {
-    if (this.env.isClosed()) return this.fail(new ClientClosedError());
+    const env = this.env;
+    if (env.isClosed()) return this.fail(new ClientClosedError());
+    if (env.tracing !== undefined) this.startSpan(env.tracing);
+    if (this.settings.inheritDeadline) {
+      const scope = callScopes.current();
+      if (scope !== undefined && !this.join(scope)) return;
+    }
     this.held = true;
     this.env.hold.acquire();
     this.env.retryBudget.recordCall();
@@ -108,8 +137,51 @@ export class ClientCall implements CallObserver {
     if (this.done) return;
     this.finish();
     if (this.token) this.env.metrics!.callCancelled(this.token);
+    if (this.span !== undefined) endCancelledSpan(this.span, 'the caller unsubscribed or aborted', true);
+    this.stopRemote();
+  }
+
+  /**
+   * ScopedCall: the handler this call was made in was told to stop (its caller cancelled or went
+   * away, its deadline passed): stop the call as a cancel does, and fail it with a
+   * RequestCancelledError ('parent-cancelled') caused by the handler's reason.
+   */
+  parentAborted(reason: Error): void {
+    if (this.done) return;
+    const parent = this.scope;
+    this.scope = undefined;
+    this.stopRemote();
+    this.fail(parentCancelled(parent?.pattern, reason));
+  }
+
+  /** Drops the wait for a provider, or tells the provider to stop working on the call. */
+  private stopRemote(): void {
     this.cancelWait?.();
     if (this.connection && this.requestId) this.connection.cancel(this.requestId);
+  }
+
+  /** The span of the call, its context in the metadata, when an SDK is registered. */
+  private startSpan(tracing: RpcTracing): void {
+    const span = tracing.startOutgoing(this.settings.pattern, false);
+    if (span === undefined) return;
+    this.span = span;
+    this.settings = { ...this.settings, metadata: tracing.inject(span, this.settings.metadata) };
+  }
+
+  /**
+   * Takes the deadline and the cancellation of the handler this call is made in. Fails the call at
+   * once, and returns false, when that handler was already told to stop or its budget is spent.
+   */
+  private join(scope: CallScope): boolean {
+    const inherited = inheritScope(this.settings, scope, this.env.deadlineMargin);
+    if (inherited instanceof Error) {
+      this.fail(inherited);
+      return false;
+    }
+    this.settings = inherited;
+    this.scope = scope;
+    scope.adopt(this);
+    return true;
   }
 
   /** CallObserver: a stream value from the provider. */
@@ -124,6 +196,7 @@ export class ClientCall implements CallObserver {
     this.finish();
     this.env.outliers?.record(this.provider, true);
     if (this.token) this.env.metrics!.callSucceeded(this.token, this.provider, performance.now() - this.startedAt);
+    if (this.span !== undefined) endSpan(this.span);
     this.sink.end(hasData, response);
   }
 
@@ -189,12 +262,17 @@ export class ClientCall implements CallObserver {
     return this.settings.timeoutSource ?? this.env.timeoutSource;
   }
 
-  /** The call is over (answered, failed or cancelled): it no longer holds the process. */
+  /** The call is over (answered, failed or cancelled): it no longer holds the process, nor its parent handler. */
   private finish(): void {
     this.done = true;
     if (this.held) {
       this.held = false;
       this.env.hold.release();
+    }
+    const scope = this.scope;
+    if (scope !== undefined) {
+      this.scope = undefined;
+      scope.release(this);
     }
   }
 
@@ -204,6 +282,7 @@ export class ClientCall implements CallObserver {
     this.cancelWait = undefined;
     this.connection = target;
     this.provider = target.address;
+    if (this.span !== undefined) this.env.tracing!.setPeer(this.span, target.host, target.port);
     const s = this.settings;
     const remainingMs = immediate ? s.timeoutMs : Math.max(1, Math.ceil(this.remaining()));
     try {
@@ -225,6 +304,7 @@ export class ClientCall implements CallObserver {
       this.env.retryBudget.tryAcquire()
     ) {
       this.retries--;
+      this.span?.addEvent('retry', { 'error.type': (err as { code?: string })?.code ?? 'error' });
       if (failed && failed !== NO_PROVIDER_LABEL) {
         this.route = { pattern: this.route.pattern, kind: 'patterns', exclude: new Set(this.route.exclude).add(failed) };
       }
@@ -241,6 +321,7 @@ export class ClientCall implements CallObserver {
     if (this.done) return;
     this.finish();
     if (this.token) this.env.metrics!.callFailed(this.token, this.provider, performance.now() - this.startedAt, err);
+    if (this.span !== undefined) endSpan(this.span, err);
     this.sink.error(err);
   }
 }

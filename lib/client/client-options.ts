@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
+  checkBoolean,
   checkInteger,
   checkLogger,
   checkOptionsObject,
@@ -85,6 +86,37 @@ export interface MsRpcClientOptions extends ProtocolOptions, ConnectionOptions {
    */
   timeout: number;
   /**
+   * A call made while a server handler runs (in its async context: the handler's own code, what it
+   * awaits, the stream it returns) inherits that handler's deadline and cancellation: its timeout is
+   * at most what is left of the budget the handler's caller sent, minus `deadlineMargin` (a call
+   * whose budget is spent fails at once with an RpcTimeoutError, sending nothing), and it is
+   * cancelled with a RequestCancelledError ('parent-cancelled') when the handler is told to stop
+   * (its caller cancelled or went away, its deadline passed). `false` turns this off for this
+   * client; per call: `MsRpcRecordBuilder.setInheritDeadline(false)` or `{ inheritDeadline: false }`.
+   * Handlers run in a scope (an AsyncLocalStorage: about 1 us per request of a Nest server on
+   * Node 20) only in a process where a client inherits; a process whose clients all set `false`
+   * pays nothing, and a per-call `true` there takes effect from the next handler on.
+   * @default true
+   */
+  inheritDeadline: boolean;
+  /**
+   * Ms taken off an inherited budget, so that the handler still has time to answer its caller
+   * when the call it made times out (and its caller learns why, rather than timing out itself).
+   * @default 5
+   */
+  deadlineMargin: number;
+  /**
+   * OpenTelemetry spans: a CLIENT span per call and a PRODUCER span per event (RPC semantic
+   * conventions, `rpc.system` 'nestjs-ms-rpc'), children of the active context, their W3C trace
+   * context sent in the packet metadata (`traceparent`, `tracestate`) so that the server's span is
+   * their child. Takes effect only where `@opentelemetry/api` is installed (an optional peer
+   * dependency, loaded when the client is built; `connect()` waits for it) and an SDK is registered
+   * (e.g. NodeSDK); until then a call costs one check. `false` never loads the API. See
+   * docs/observability-tracing.md.
+   * @default true
+   */
+  tracing: boolean;
+  /**
    * How long `connect()` waits for a first ready provider before rejecting with NoProviderError.
    * @default 10000
    */
@@ -166,6 +198,9 @@ export const CLIENT_OPTION_KEYS: readonly string[] = [
   'version',
   'snapshotDir',
   'timeout',
+  'inheritDeadline',
+  'deadlineMargin',
+  'tracing',
   'connectTimeout',
   'waitForReady',
   'connectionsPerProvider',
@@ -186,6 +221,9 @@ export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
   snapshotDir: join(homedir(), '.nestjs-ms-rpc', 'snapshots') as string | false,
   registryTimeout: DEFAULT_REGISTRY_TIMEOUT,
   timeout: 3000,
+  inheritDeadline: true,
+  deadlineMargin: 5,
+  tracing: true,
   connectTimeout: 10000,
   waitForReady: false,
   connectionsPerProvider: 1,
@@ -249,6 +287,9 @@ export function resolveClientFields(partial: Partial<MsRpcClientOptions>, prefix
   checkString(p('service'), o.service);
   checkInteger(p('timeout'), o.timeout, 1);
   checkInteger(p('connectTimeout'), o.connectTimeout, 1);
+  checkBoolean(p('inheritDeadline'), o.inheritDeadline);
+  checkInteger(p('deadlineMargin'), o.deadlineMargin, 0, MAX_TIMER_DELAY_MS);
+  checkBoolean(p('tracing'), o.tracing);
   if (typeof o.waitForReady !== 'boolean') throw new InvalidOptionsError(p('waitForReady'), 'expected a boolean');
   checkInteger(p('registryTimeout'), o.registryTimeout, 1, MAX_TIMER_DELAY_MS);
   checkInteger(p('connectionsPerProvider'), o.connectionsPerProvider, 1, 64);

@@ -1,5 +1,6 @@
 import { ClientClosedError } from '../errors/client-closed-error.js';
 import type { Metadata } from '../protocol/message.js';
+import { endSpan } from '../tracing/rpc-tracing.js';
 import type { CallEnvironment } from './client-call.js';
 import { MsRpcRecord } from './ms-rpc-record.js';
 
@@ -11,6 +12,9 @@ import { MsRpcRecord } from './ms-rpc-record.js';
  * known but none declares it, the event still goes to any provider rather than failing: an emit
  * is fire-and-forget, Nest providers log events they have no handler for, and providers of other
  * implementations may handle events they do not declare.
+ *
+ * While tracing, the event has a PRODUCER span (a child of the context `emit()` was called in),
+ * ended once the event is written; its context goes in the metadata.
  */
 export async function sendEvent(
   env: CallEnvironment,
@@ -27,12 +31,22 @@ export async function sendEvent(
     if (data.options.metadata) metadata = { ...metadata, ...data.options.metadata };
     data = data.data;
   }
-  const eventRoute = { pattern, kind: 'events' as const };
-  const route = env.router.isUnserved(eventRoute) ? undefined : eventRoute;
-  let target = env.router.pickNow(undefined, route);
-  if (!target) {
-    env.start();
-    target = await env.router.pick(timeoutMs, undefined, route, waitForReady).promise;
+  const tracing = env.tracing;
+  const span = tracing?.startOutgoing(pattern, true);
+  if (span !== undefined) metadata = tracing!.inject(span, metadata);
+  try {
+    const eventRoute = { pattern, kind: 'events' as const };
+    const route = env.router.isUnserved(eventRoute) ? undefined : eventRoute;
+    let target = env.router.pickNow(undefined, route);
+    if (!target) {
+      env.start();
+      target = await env.router.pick(timeoutMs, undefined, route, waitForReady).promise;
+    }
+    if (span !== undefined) tracing!.setPeer(span, target.host, target.port);
+    target.emit(pattern, data, metadata);
+  } catch (err) {
+    if (span !== undefined) endSpan(span, err);
+    throw err;
   }
-  target.emit(pattern, data, metadata);
+  if (span !== undefined) endSpan(span);
 }

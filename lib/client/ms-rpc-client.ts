@@ -25,6 +25,8 @@ import { ClientEvents, type MsRpcClientEvents } from './client-events.js';
 import { sendEvent } from './event-dispatch.js';
 import { ProviderRouter } from './provider-router.js';
 import { ServiceDiscovery } from './service-discovery.js';
+import { callScopes } from '../propagation/call-scope.js';
+import { RpcTracing } from '../tracing/rpc-tracing.js';
 
 export type { MsRpcClientEvents, MsRpcClientStatus } from './client-events.js';
 
@@ -71,6 +73,8 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
   private readonly events: ClientEvents;
   /** Keeps the process alive while a call, connect() or emit() is pending. */
   private readonly hold = new ProcessHold();
+  /** Spans per call and event (undefined with `tracing: false`). */
+  private readonly tracing: RpcTracing | undefined;
 
   constructor(options: Partial<MsRpcClientOptions> = {}, deps: MsRpcClientDeps = {}) {
     super();
@@ -91,7 +95,10 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       idempotentPatterns: new Set(this.options.idempotentPatterns),
       hashKey: this.options.balancer.hashKey,
       contextEveryCall: typeof this.options.balancer.strategy !== 'string',
+      inheritDeadline: this.options.inheritDeadline,
     };
+    this.tracing = this.options.tracing ? new RpcTracing(this.serviceName) : undefined;
+    if (this.options.inheritDeadline) callScopes.want();
     if (deps.channels) {
       this.channels = deps.channels;
     } else {
@@ -165,6 +172,8 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       start: () => void this.start(),
       hold: this.hold,
       timeoutSource: clientTimeoutSource(this.options.timeout),
+      deadlineMargin: this.options.deadlineMargin,
+      tracing: this.tracing,
     };
     this.directSend =
       this.publish === MsRpcClient.prototype.publish &&
@@ -178,9 +187,12 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
    * connect attempt failed (with `waitForReady`: only after `connectTimeout`), and with a
    * ClientClosedError when close() is called meanwhile. After close() it opens the client
    * again. Calls do not need it: they wait for a provider on their own, bounded by their timeout.
+   * With `tracing`, it also waits for the OpenTelemetry API to be loaded (or found absent): calls
+   * made after it are traced.
    */
   async connect(): Promise<void> {
     this.reopen();
+    if (this.tracing) await this.tracing.ready;
     if (this.router.hasAvailable) return;
     await this.hold.around(async () => {
       await this.start();

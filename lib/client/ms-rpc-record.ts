@@ -18,10 +18,16 @@ export interface MsRpcCallOptions {
    * `waitForReady`). Overrides the client's `waitForReady`.
    */
   waitForReady?: boolean;
+  /**
+   * Inherit the deadline and cancellation of the server handler this call is made in (see the
+   * client's `inheritDeadline`, which it overrides). `false`: the call keeps its own timeout and
+   * outlives the handler's cancellation (e.g. work that must finish whatever the caller does).
+   */
+  inheritDeadline?: boolean;
 }
 
 /** The keys of {@link MsRpcCallOptions}. */
-export const CALL_OPTION_KEYS: readonly string[] = ['timeout', 'hashKey', 'retries', 'metadata', 'waitForReady'];
+export const CALL_OPTION_KEYS: readonly string[] = ['timeout', 'hashKey', 'retries', 'metadata', 'waitForReady', 'inheritDeadline'];
 
 /** Where errors name a record's options (the builder's setters and the constructor). */
 const RECORD = 'MsRpcRecord';
@@ -37,6 +43,7 @@ export function checkCallOptions(options: unknown, prefix: string, keys: readonl
   if (o.hashKey !== undefined) checkString(`${prefix}.hashKey`, o.hashKey);
   if (o.metadata !== undefined) checkMetadata(`${prefix}.metadata`, o.metadata);
   if (o.waitForReady !== undefined) checkBoolean(`${prefix}.waitForReady`, o.waitForReady);
+  if (o.inheritDeadline !== undefined) checkBoolean(`${prefix}.inheritDeadline`, o.inheritDeadline);
 }
 
 function checkMetadata(field: string, metadata: unknown): void {
@@ -88,6 +95,12 @@ export class MsRpcRecordBuilder<TData = unknown> {
   /** See {@link MsRpcCallOptions.waitForReady}. */
   setWaitForReady(enabled = true): this {
     this.options.waitForReady = checkBoolean(`${RECORD}.waitForReady`, enabled);
+    return this;
+  }
+
+  /** See {@link MsRpcCallOptions.inheritDeadline}. */
+  setInheritDeadline(enabled = true): this {
+    this.options.inheritDeadline = checkBoolean(`${RECORD}.inheritDeadline`, enabled);
     return this;
   }
 

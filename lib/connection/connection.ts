@@ -48,6 +48,8 @@ export class Connection {
   serverSettings: HelloSettings | undefined;
   /** The patterns the server's Hello said it serves (undefined: it did not say). */
   private served: { patterns: ReadonlySet<string>; events: ReadonlySet<string> } | undefined;
+  /** The server's Hello announced `deadlines`: requests carry their budget (older servers get none). */
+  private deadlines = false;
 
   constructor(
     readonly host: string,
@@ -150,7 +152,8 @@ export class Connection {
   }
 
   /**
-   * Sends a request; answers go to `observer`. Returns the request id for {@link cancel}. Throws
+   * Sends a request; answers go to `observer`. `timeoutMs` is also the budget the server is told
+   * (when its Hello said it reads one). Returns the request id for {@link cancel}. Throws
    * ConnectionClosedError when not ready, FrameTooLargeError at once for a request too big to send,
    * BackpressureError when the socket's unsent bytes would pass `maxWriteBuffer` (the server reads
    * slower than we send: nothing was sent, another provider may take it; the connection lives).
@@ -161,7 +164,10 @@ export class Connection {
     if (this.pending.size === 0) this.heartbeat.callStarted();
     const requestId = this.pending.add(pattern, timeoutMs, observer);
     try {
-      transport.write(this.withinWriteBuffer(transport, this.encodeForServer({ type: MessageType.Request, requestId, pattern, data, metadata })));
+      const budgetMs = this.deadlines ? timeoutMs : undefined;
+      transport.write(
+        this.withinWriteBuffer(transport, this.encodeForServer({ type: MessageType.Request, requestId, pattern, data, metadata, budgetMs })),
+      );
     } catch (err) {
       this.pending.take(requestId);
       throw err;
@@ -288,6 +294,7 @@ export class Connection {
 
   private onHello(settings: HelloSettings): void {
     this.serverSettings = settings;
+    this.deadlines = settings.deadlines === true;
     this.served = settings.patterns
       ? { patterns: new Set(settings.patterns), events: new Set(settings.events ?? []) }
       : undefined;

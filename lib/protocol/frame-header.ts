@@ -46,6 +46,12 @@ export enum MessageType {
   GoAway = 9,
   /** Either way, first frame on a connection: settings such as the server's idle timeout. */
   Hello = 10,
+  /**
+   * Client → server: a Request carrying the caller's remaining time budget (see message-codec.ts).
+   * Sent only to a server whose Hello announced `deadlines`: an older server does not know this
+   * type and would close the connection, so it gets plain Requests.
+   */
+  DeadlineRequest = 11,
 }
 
 export enum CodecId {

@@ -19,6 +19,10 @@ import { toWireError } from './wire-error.js';
 
 /** u16 pattern length + u32 metadata length. */
 const ROUTE_PREFIX = 6;
+/** The u32 budget in front of a DeadlineRequest's route. */
+const BUDGET_SIZE = 4;
+/** Largest budget the u32 field holds (about 49 days: far past any timer). */
+const MAX_BUDGET_MS = 0xffffffff;
 
 
 /**
@@ -26,6 +30,12 @@ const ROUTE_PREFIX = 6;
  *
  * - Request / Event body: `u16 patternLength | pattern (UTF-8) | u32 metadataLength | metadata | data`
  *   where metadata (a string map) and data are encoded with the frame's codec;
+ * - DeadlineRequest body: `u32 budgetMs | ` the Request body. The budget is the caller's remaining
+ *   time, relative, so that the hosts' clocks need not agree (as gRPC's `grpc-timeout`). A binary
+ *   field rather than a reserved metadata key: every request carries one, and a metadata key would
+ *   cost a metadata map to encode, parse and strip per call, where this costs four bytes. A frame
+ *   type of its own keeps the protocol version: a client sends it only to servers whose Hello
+ *   announced `deadlines`, and an older client's plain Requests carry no budget;
  * - Response / End / Error body: the codec-encoded value (empty = no value);
  * - Ping / Pong / Cancel: empty; GoAway and Hello: a codec-encoded object.
  *
@@ -86,10 +96,16 @@ export class MessageCodec {
 
   private encodeWith(message: Message, serializer: Serializer): Buffer {
     switch (message.type) {
-      case MessageType.Request:
-        return this.encodeRoute(message.type, message.requestId, serializer, message.pattern, message.metadata, message.data);
+      case MessageType.Request: {
+        const budget = message.budgetMs;
+        if (budget === undefined) {
+          return this.encodeRoute(message.type, message.requestId, serializer, message.pattern, message.metadata, message.data, -1);
+        }
+        const budgetMs = budget <= 0 ? 0 : budget >= MAX_BUDGET_MS ? MAX_BUDGET_MS : Math.ceil(budget);
+        return this.encodeRoute(MessageType.DeadlineRequest, message.requestId, serializer, message.pattern, message.metadata, message.data, budgetMs);
+      }
       case MessageType.Event:
-        return this.encodeRoute(message.type, 0, serializer, message.pattern, message.metadata, message.data);
+        return this.encodeRoute(message.type, 0, serializer, message.pattern, message.metadata, message.data, -1);
       case MessageType.Response:
         return this.encodeValue(message.type, message.requestId, serializer, part(serializer, message.data));
       case MessageType.End:
@@ -116,7 +132,10 @@ export class MessageCodec {
     switch (frame.type) {
       case MessageType.Request:
       case MessageType.Event:
-        return this.decodeRoute(frame.type, requestId, serializer, body);
+        return this.decodeRoute(frame.type, requestId, serializer, body, 0, undefined);
+      case MessageType.DeadlineRequest:
+        if (body.length < BUDGET_SIZE) throw new FrameDecodeError(`Body of ${body.length} bytes is too short for a budget`);
+        return this.decodeRoute(MessageType.Request, requestId, serializer, body, BUDGET_SIZE, body.readUInt32BE(0));
       case MessageType.Response:
         return { type: MessageType.Response, requestId, data: this.value(serializer, body, 'response') };
       case MessageType.End:
@@ -160,7 +179,10 @@ export class MessageCodec {
     return frame;
   }
 
-  /** Request / Event: `u16 patternLength | pattern | u32 metadataLength | metadata | data`. */
+  /**
+   * Request / Event: `u16 patternLength | pattern | u32 metadataLength | metadata | data`, after
+   * `u32 budgetMs` when `budgetMs` is not -1 (a DeadlineRequest).
+   */
   private encodeRoute(
     type: MessageType,
     requestId: number,
@@ -168,6 +190,7 @@ export class MessageCodec {
     pattern: string,
     metadata: Metadata | undefined,
     data: unknown,
+    budgetMs: number,
     literals = true,
   ): Buffer {
     const patternLength = Buffer.byteLength(pattern, 'utf8');
@@ -178,12 +201,15 @@ export class MessageCodec {
     const payload = part(serializer, data, literals);
     const metaLength = partLength(meta);
     const payloadLength = partLength(payload);
-    const bodyLength = ROUTE_PREFIX + patternLength + metaLength + payloadLength;
+    const prefix = budgetMs < 0 ? 0 : BUDGET_SIZE;
+    const bodyLength = prefix + ROUTE_PREFIX + patternLength + metaLength + payloadLength;
     this.checkBody(bodyLength);
     const compress = this.shouldCompress(bodyLength);
     const target = compress ? Buffer.allocUnsafe(bodyLength) : this.allocFrame(type, serializer.id, requestId, bodyLength);
-    if (!writeRoute(target, compress ? 0 : HEADER_SIZE, pattern, patternLength, meta, metaLength, payload, payloadLength)) {
-      return this.encodeRoute(type, requestId, serializer, pattern, metadata, data, false);
+    const start = compress ? 0 : HEADER_SIZE;
+    if (prefix !== 0) target.writeUInt32BE(budgetMs, start);
+    if (!writeRoute(target, start + prefix, pattern, patternLength, meta, metaLength, payload, payloadLength)) {
+      return this.encodeRoute(type, requestId, serializer, pattern, metadata, data, budgetMs, false);
     }
     return compress ? this.compressedFrame(type, serializer.id, requestId, target) : target;
   }
@@ -235,21 +261,24 @@ export class MessageCodec {
     return encodeFrame(type, codec, compression, requestId, body, this.options.maxFrameSize);
   }
 
+  /** The route at `start` of `body` (0, or after a DeadlineRequest's budget). */
   private decodeRoute(
     type: MessageType.Request | MessageType.Event,
     requestId: number,
     serializer: Serializer,
     body: Buffer,
+    start: number,
+    budgetMs: number | undefined,
   ): RequestMessage | EventMessage {
-    if (body.length < ROUTE_PREFIX) throw new FrameDecodeError(`Body of ${body.length} bytes is too short for a route`);
-    const patternLength = body.readUInt16BE(0);
+    if (body.length - start < ROUTE_PREFIX) throw new FrameDecodeError(`Body of ${body.length} bytes is too short for a route`);
+    const patternLength = body.readUInt16BE(start);
     if (patternLength > this.options.maxPatternLength) {
       throw new FrameTooLargeError(patternLength, this.options.maxPatternLength, 'Pattern');
     }
-    if (2 + patternLength + 4 > body.length) throw new FrameDecodeError('Pattern length runs past the body');
-    const pattern = this.patterns.decode(body, 2, 2 + patternLength);
-    const metaLength = body.readUInt32BE(2 + patternLength);
-    const metaStart = ROUTE_PREFIX + patternLength;
+    if (start + 2 + patternLength + 4 > body.length) throw new FrameDecodeError('Pattern length runs past the body');
+    const pattern = this.patterns.decode(body, start + 2, start + 2 + patternLength);
+    const metaLength = body.readUInt32BE(start + 2 + patternLength);
+    const metaStart = start + ROUTE_PREFIX + patternLength;
     if (metaStart + metaLength > body.length) throw new FrameDecodeError('Metadata length runs past the body');
     let metadata: Metadata | undefined;
     if (metaLength > 0) {
@@ -257,6 +286,7 @@ export class MessageCodec {
     }
     const data = this.value(serializer, body, 'payload', metaStart + metaLength);
     if (type === MessageType.Request) {
+      if (budgetMs !== undefined) return { type, requestId, pattern, data, metadata, budgetMs };
       return metadata ? { type, requestId, pattern, data, metadata } : { type, requestId, pattern, data };
     }
     return metadata ? { type, pattern, data, metadata } : { type, pattern, data };
@@ -326,6 +356,7 @@ function parseHello(value: unknown): HelloSettings {
   if (patterns) settings.patterns = patterns;
   const events = stringList(v.events);
   if (events) settings.events = events;
+  if (v.deadlines === true) settings.deadlines = true;
   return settings;
 }
 

@@ -23,6 +23,11 @@ export interface HelloSettings {
   patterns?: string[];
   /** Server Hello only: the event patterns it handles. */
   events?: string[];
+  /**
+   * Server Hello only: the server reads DeadlineRequest frames (requests that carry the caller's
+   * remaining time budget). Absent from older servers, which are sent plain Requests.
+   */
+  deadlines?: boolean;
 }
 
 export interface RequestMessage {
@@ -31,6 +36,11 @@ export interface RequestMessage {
   pattern: string;
   data: unknown;
   metadata?: Metadata;
+  /**
+   * The caller's remaining time budget in ms when it sent the request (relative: the two hosts'
+   * clocks need not agree). Encoded as a DeadlineRequest frame; absent from older clients.
+   */
+  budgetMs?: number;
 }
 
 export interface EventMessage {

@@ -2,10 +2,13 @@ import type { LoggerService } from '@nestjs/common';
 import type { MessageHandler, WritePacket } from '@nestjs/microservices';
 import { finalize, isObservable, Observable, Subject, Subscription, takeUntil } from 'rxjs';
 import { NO_MESSAGE_HANDLER_TEXT } from '../errors/no-handler-error.js';
+import { RequestCancelledError } from '../errors/request-cancelled-error.js';
 import type { Clock } from '../common/clock.js';
 import { LOG_INTERVAL_MS, RateLimitedLog } from '../common/rate-limited-log.js';
 import { MessageType } from '../protocol/frame-header.js';
 import type { EventMessage, RequestMessage } from '../protocol/message.js';
+import { callScopes } from '../propagation/call-scope.js';
+import { endSpan, type RpcTracing } from '../tracing/rpc-tracing.js';
 import type { HandlerRun } from './handler-run.js';
 import { MsRpcContext } from './ms-rpc-context.js';
 import type { InFlightRequest, ServerConnection } from './server-connection.js';
@@ -23,6 +26,11 @@ export interface DispatchHost {
   endHook(): EndHook | undefined;
   /** Nest's `Server.send`: a response stream's values, then its completion or error, as write packets. */
   send(stream$: Observable<unknown>, respond: (packet: WritePacket) => void): Subscription;
+  /** Spans per request and event (undefined with `tracing: false`). */
+  readonly tracing: RpcTracing | undefined;
+  /** Where this server listens (the spans' `server.address` and `server.port`; read only while tracing). */
+  readonly host: string;
+  readonly port: number;
 }
 
 /** What a request whose start hook never ran the handler is answered with. */
@@ -44,6 +52,12 @@ const HOOK_FAILED = { status: 'error', message: 'Internal server error' } as con
  *
  * User hooks are isolated: a start hook that throws fails its call (an error answer) and an end
  * hook that throws is ignored; either is logged, rate-limited, and never reaches the transport.
+ *
+ * A handler runs in its run's call scope (call-scope.ts: the client calls it makes inherit its
+ * deadline and cancellation) and, while tracing, in its span's context, from the handler's call
+ * to the subscription of the stream it returns: what it calls, and what its stream calls, is a
+ * child of its span. A request's span ends with its call (InFlightRequests), an event's with its
+ * handler (here).
  */
 export class HandlerDispatch {
   private readonly hookFailures: RateLimitedLog;
@@ -79,6 +93,10 @@ export class HandlerDispatch {
       return;
     }
     const context = new MsRpcContext([connection.remoteAddress, pattern, request.requestId, message.metadata], request);
+    const tracing = this.host.tracing;
+    if (tracing !== undefined) {
+      request.trace = tracing.startIncoming(pattern, false, message.metadata, connection.remoteAddress, this.host);
+    }
     const startHook = this.host.startHook();
     if (startHook === undefined) {
       this.dispatch(handler, message.data, context, connection, request, false);
@@ -101,8 +119,14 @@ export class HandlerDispatch {
       return;
     }
     const context = new MsRpcContext([connection.remoteAddress, pattern, 0, message.metadata], run);
-    const failed = (err: unknown) =>
+    const tracing = this.host.tracing;
+    if (tracing !== undefined) {
+      run.trace = tracing.startIncoming(pattern, true, message.metadata, connection.remoteAddress, this.host);
+    }
+    const failed = (err: unknown) => {
+      endTrace(run, err);
       this.host.logger.error(`event handler for "${pattern}" failed: ${(err as Error)?.message ?? err}`, (err as Error)?.stack);
+    };
     const startHook = this.host.startHook();
     if (startHook === undefined) {
       this.runEvent(handler, message.data, context, run).catch(failed);
@@ -182,7 +206,12 @@ export class HandlerDispatch {
     connection: ServerConnection,
     request: InFlightRequest,
     rethrow: boolean,
+    inScope = false,
   ): Promise<void> {
+    // Again in the request's scope, when there is one to enter: no closure per request otherwise.
+    if (!inScope && (request.trace !== undefined || callScopes.active)) {
+      return this.inScope(request, () => this.dispatch(handler, data, context, connection, request, rethrow, true));
+    }
     return this.produce(handler, data, context).then(
       (result) => this.answer(result, context, connection, request),
       (err: unknown) => {
@@ -192,6 +221,13 @@ export class HandlerDispatch {
         connection.respond(request, { type: MessageType.Error, requestId: request.requestId, error: err });
       },
     );
+  }
+
+  /** Runs `fn` in `run`'s call scope, and in its span's context while tracing. */
+  private inScope<R>(run: HandlerRun, fn: () => R): R {
+    const trace = run.trace;
+    if (trace === undefined) return callScopes.run(run, fn);
+    return this.host.tracing!.within(trace, () => callScopes.run(run, fn));
   }
 
   /** The handler's result as a promise (Nest's proxies are async; a raw handler may return anything or throw). */
@@ -226,14 +262,18 @@ export class HandlerDispatch {
     request: InFlightRequest,
   ): void {
     if (!connection.isActive(request) || request.aborted) {
-      // Cancelled (or the connection closed) before the handler produced its stream: never subscribe
-      // it, or an endless stream would run unobserved forever. Nest's takeUntil would complete here.
+      // Cancelled (or the connection closed, or the deadline passed) before the handler produced its
+      // stream: never subscribe it, or an endless stream would run unobserved forever.
       request.finished();
       this.endProcessing(context);
+      this.failPastDeadline(connection, request);
       return;
     }
     const cancelled = new Subject<void>();
-    request.onCancel = () => cancelled.next();
+    request.onCancel = () => {
+      this.failPastDeadline(connection, request);
+      cancelled.next();
+    };
     this.host.send(
       response$.pipe(
         takeUntil(cancelled),
@@ -244,6 +284,21 @@ export class HandlerDispatch {
       ),
       (packet: WritePacket) => this.writePacket(connection, request, packet),
     );
+    // The caller's deadline cuts the stream even when the handler never reads its signal (armed
+    // once subscribed: a deadline already past stops it at once).
+    request.armDeadline();
+  }
+
+  /**
+   * Past the caller's deadline a stream is cut with an error, not completed: a caller (one without
+   * a timer of its own) must not take a truncated stream for a whole one. A no-op for other aborts
+   * (the call already ended) and once answered.
+   */
+  private failPastDeadline(connection: ServerConnection, request: InFlightRequest): void {
+    const reason = request.abortReason;
+    if (reason instanceof RequestCancelledError && reason.kind === 'deadline-exceeded') {
+      connection.respond(request, { type: MessageType.Error, requestId: request.requestId, error: reason });
+    }
   }
 
   /**
@@ -252,32 +307,38 @@ export class HandlerDispatch {
    * can stop it. Unlike Nest, the stream's error is logged rather than lost.
    */
   private runEvent(handler: MessageHandler, data: unknown, context: MsRpcContext, run: HandlerRun): Promise<void> {
-    return this.produce(handler, data, context).then(
-      (result) => {
-        if (!isObservable(result) || run.aborted) {
+    return this.inScope(run, () =>
+      this.produce(handler, data, context).then(
+        (result) => {
+          if (!isObservable(result) || run.aborted) {
+            endTrace(run);
+            run.finished();
+            this.endProcessing(context);
+            return;
+          }
+          const pattern = context.getPattern();
+          const subscription = result
+            .pipe(
+              finalize(() => {
+                endTrace(run);
+                run.finished();
+                this.endProcessing(context);
+              }),
+            )
+            .subscribe({
+              error: (err: unknown) => {
+                endTrace(run, err);
+                this.host.logger.error(`event stream for "${pattern}" failed: ${(err as Error)?.message ?? err}`, (err as Error)?.stack);
+              },
+            });
+          if (run.isRunning) run.onCancel = () => subscription.unsubscribe();
+        },
+        (err: unknown) => {
           run.finished();
           this.endProcessing(context);
-          return;
-        }
-        const pattern = context.getPattern();
-        const subscription = result
-          .pipe(
-            finalize(() => {
-              run.finished();
-              this.endProcessing(context);
-            }),
-          )
-          .subscribe({
-            error: (err: unknown) =>
-              this.host.logger.error(`event stream for "${pattern}" failed: ${(err as Error)?.message ?? err}`, (err as Error)?.stack),
-          });
-        if (run.isRunning) run.onCancel = () => subscription.unsubscribe();
-      },
-      (err: unknown) => {
-        run.finished();
-        this.endProcessing(context);
-        throw err;
-      },
+          throw err;
+        },
+      ),
     );
   }
 
@@ -295,4 +356,12 @@ export class HandlerDispatch {
   private hookFailed(which: string, err: unknown): void {
     this.hookFailures.report(`${which} failed: ${(err as Error)?.message ?? String(err)}`, (err as Error)?.stack);
   }
+}
+
+/** Ends an event handler's span (once), as failed with `error` if given. */
+function endTrace(run: HandlerRun, error?: unknown): void {
+  const trace = run.trace;
+  if (trace === undefined) return;
+  run.trace = undefined;
+  endSpan(trace.span, error);
 }

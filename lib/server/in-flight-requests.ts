@@ -1,8 +1,11 @@
+import type { Clock } from '../common/clock.js';
 import type { RateLimitedLog } from '../common/rate-limited-log.js';
+import { RequestCancelledError } from '../errors/request-cancelled-error.js';
 import { ServerBusyError } from '../errors/server-busy-error.js';
 import type { CodecId } from '../protocol/frame-header.js';
 import type { RpcCallToken } from '../metrics/metric-series.js';
 import type { RpcMetrics } from '../metrics/rpc-metrics.js';
+import { endCancelledSpan, endSpan } from '../tracing/rpc-tracing.js';
 import { HandlerRun } from './handler-run.js';
 import type { RequestAdmission } from './request-admission.js';
 import type { StreamBacklog } from './stream-backlog.js';
@@ -23,9 +26,10 @@ export class InFlightRequest extends HandlerRun {
     admission: RequestAdmission,
     readonly requestId: number,
     readonly codec: CodecId,
-    readonly pattern: string,
+    pattern: string,
+    clock: Clock | undefined,
   ) {
-    super(admission);
+    super(admission, pattern, clock);
   }
 }
 
@@ -41,6 +45,8 @@ export interface RequestBookkeeping {
   metricsLabel?: string;
   /** Where refused events are reported (rate-limited), with their count. */
   refusedEvents?: RateLimitedLog;
+  /** Times the callers' deadlines (default systemClock). */
+  clock?: Clock;
 }
 
 /**
@@ -67,7 +73,7 @@ export class InFlightRequests extends Map<number, InFlightRequest> {
     if (!admission.tryAcquire()) {
       return admission.refusal;
     }
-    const request = new InFlightRequest(admission, requestId, codec, pattern);
+    const request = new InFlightRequest(admission, requestId, codec, pattern, this.bookkeeping.clock);
     const metrics = this.bookkeeping.metrics;
     if (metrics) {
       request.metricsToken = metrics.callStarted(pattern);
@@ -90,7 +96,7 @@ export class InFlightRequests extends Map<number, InFlightRequest> {
       );
       return undefined;
     }
-    const run = new HandlerRun(admission);
+    const run = new HandlerRun(admission, pattern, this.bookkeeping.clock);
     // Nobody answers an event: no connection reaches its run, only the shutdown does.
     run.detach();
     return run;
@@ -118,6 +124,13 @@ export class InFlightRequests extends Map<number, InFlightRequest> {
   }
 
   private record(request: InFlightRequest, outcome: RequestOutcome): void {
+    const trace = request.trace;
+    if (trace !== undefined) {
+      request.trace = undefined;
+      if (outcome === 'cancelled') endCancelledSpan(trace.span, 'the caller cancelled or its connection closed', false);
+      // An answer past the caller's deadline went to nobody: the handler overran its budget.
+      else endSpan(trace.span, outcome === 'ok' ? pastDeadline(request) : outcome.error);
+    }
     const metrics = this.bookkeeping.metrics;
     const token = request.metricsToken;
     if (!metrics || !token) return;
@@ -127,6 +140,12 @@ export class InFlightRequests extends Map<number, InFlightRequest> {
     else if (outcome === 'cancelled') metrics.callCancelled(token);
     else metrics.callFailed(token, label, elapsed, outcome.error);
   }
+}
+
+/** The reason `request` was aborted when its deadline passed, if it was. */
+function pastDeadline(request: InFlightRequest): RequestCancelledError | undefined {
+  const reason = request.abortReason;
+  return reason instanceof RequestCancelledError && reason.kind === 'deadline-exceeded' ? reason : undefined;
 }
 
 /** The answer to a request whose id is already in flight on the connection (kept plain, as it always was). */

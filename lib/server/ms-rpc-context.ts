@@ -8,8 +8,8 @@ export type MsRpcContextArgs = [remoteAddress: string, pattern: string, requestI
 /**
  * What `@Ctx()` gives a handler served by {@link MsRpcServer}: who called, with which pattern,
  * under which request id (0 for events), the packet metadata the caller attached (e.g. through
- * `ClientProxy.setOnDispatchHook` or a record's metadata), and an AbortSignal telling the handler
- * when nobody waits for its answer any more.
+ * `ClientProxy.setOnDispatchHook` or a record's metadata), the caller's deadline, and an
+ * AbortSignal telling the handler when nobody waits for its answer any more.
  */
 export class MsRpcContext extends BaseRpcContext<MsRpcContextArgs> {
   /** A context outside the server (e.g. to unit-test a handler): its signal never aborts. */
@@ -38,15 +38,37 @@ export class MsRpcContext extends BaseRpcContext<MsRpcContextArgs> {
     return this.args[2];
   }
 
-  /** Packet metadata; undefined when the caller sent none (as Nest's `TcpContext`). */
+  /**
+   * Packet metadata; undefined when the caller sent none (as Nest's `TcpContext`). With tracing on,
+   * the caller's W3C trace context is part of it (`traceparent`, `tracestate`), as in HTTP headers.
+   */
   getMetadata(): Metadata | undefined {
     return this.args[3];
   }
 
   /**
+   * Ms left of the time budget the caller sent with the request (its timeout, or what it had left
+   * of its own caller's), counted from the request's arrival; <= 0 once spent. Undefined for
+   * events and for callers that send none (older clients). Client calls this handler makes inherit
+   * it by themselves (see the client's `inheritDeadline`).
+   */
+  remainingMs(): number | undefined {
+    return this.run?.remainingMs();
+  }
+
+  /**
+   * The caller's deadline as wall-clock ms since the epoch (comparable with `Date.now()`), for logs
+   * and APIs that take a date; undefined as for {@link remainingMs}, which is what to use for durations.
+   */
+  getDeadline(): number | undefined {
+    return this.run?.wallDeadline();
+  }
+
+  /**
    * Aborted when the handler's work is no longer wanted, with a typed reason: a
    * RequestCancelledError when the caller cancelled (it unsubscribed or timed out), its connection
-   * was lost, or the server's `close()` ran out of `shutdownTimeout`; a BackpressureError when a
+   * was lost, its deadline passed (`deadline-exceeded`), or the server's `close()` ran out of
+   * `shutdownTimeout`; a BackpressureError when a
    * response stream outran its reader. Pass it on (`fetch(url, { signal })`, timers, drivers) or
    * check it (`signal.throwIfAborted()`) to stop early: a handler that ignores it keeps running,
    * and keeps its `maxConcurrentRequests` slot, until it finishes. An event's signal aborts only

@@ -20,7 +20,11 @@ import { IdleSweep } from '../liveness/idle-sweep.js';
 import type { HandlerRun } from './handler-run.js';
 import { InFlightRequest, ServedPatterns, ServerConnection, ServerConnectionOptions } from './server-connection.js';
 import { ServerConnections } from './server-connections.js';
+import { RpcTracing } from '../tracing/rpc-tracing.js';
 import { MsRpcServerOptions, resolveServerOptions } from './server-options.js';
+
+/** `rpc.service` of the spans of a server without a `service` name (the client's default service). */
+const DEFAULT_SPAN_SERVICE = 'ms-rpc';
 
 /** Identifies this transport to Nest (`transportId`), e.g. in processing hooks. */
 export const MS_RPC_TRANSPORT = Symbol('nestjs-ms-rpc');
@@ -67,6 +71,10 @@ export class MsRpcServer extends Server implements CustomTransportStrategy {
   private served: ServedPatterns | undefined;
   /** Events dropped over `maxConcurrentRequests`: a warning per interval, with the count. */
   private readonly refusedEvents: RateLimitedLog;
+  /** Spans per request and event (undefined with `tracing: false`). */
+  private readonly tracing: RpcTracing | undefined;
+  /** The port bound, once listening. */
+  private listeningPort: number | undefined;
 
   constructor(
     options: Partial<MsRpcServerOptions> = {},
@@ -75,6 +83,8 @@ export class MsRpcServer extends Server implements CustomTransportStrategy {
     super();
     this.startedAt = wallTime(clock);
     this.defaultStartHook = this.onProcessingStartHook as StartHook | undefined;
+    this.options = resolveServerOptions(options);
+    this.tracing = this.options.tracing ? new RpcTracing(this.options.service ?? DEFAULT_SPAN_SERVICE) : undefined;
     const server = this;
     this.handlers = new HandlerDispatch({
       transportId: MS_RPC_TRANSPORT,
@@ -90,9 +100,14 @@ export class MsRpcServer extends Server implements CustomTransportStrategy {
       },
       endHook: () => this.onProcessingEndHook as EndHook | undefined,
       send: (stream$, respond) => this.send(stream$, respond),
+      tracing: this.tracing,
+      host: this.options.host,
+      // Read for each traced request: the port bound, not a getsockname() per request.
+      get port() {
+        return server.listeningPort ?? server.port;
+      },
     }, clock);
     this.refusedEvents = new RateLimitedLog((line) => this.logger.warn(line), LOG_INTERVAL_MS, clock);
-    this.options = resolveServerOptions(options);
     this.authenticator = this.options.auth ? new TokenAuthenticator(this.options.auth.tokens, 'MsRpcServer.auth.tokens') : undefined;
     this.codec = new MessageCodec(this.options, clock);
     this.idleSweep = this.options.idleTimeout > 0 ? new IdleSweep(this.options.idleTimeout, clock) : undefined;
@@ -128,6 +143,16 @@ export class MsRpcServer extends Server implements CustomTransportStrategy {
   }
 
   listen(callback: (err?: unknown, ...rest: unknown[]) => void): void {
+    // The first requests are traced too: the (optional) OpenTelemetry API is loaded before accepting.
+    if (this.tracing) void this.tracing.ready.then(() => this.startListening(callback));
+    else this.startListening(callback);
+  }
+
+  private startListening(callback: (err?: unknown, ...rest: unknown[]) => void): void {
+    if (this.closing) {
+      callback(new Error('MsRpcServer was closed before it started listening'));
+      return;
+    }
     const server = createRpcListener(this.options, (socket) => this.accept(socket), this.logger, this.clock);
     this.server = server;
     this.connections.limit(server, this.options.maxConnections);
@@ -139,6 +164,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy {
     server.once('error', onError);
     server.listen(this.options.port, this.options.host, () => {
       server.off('error', onError);
+      this.listeningPort = (server.address() as AddressInfo).port;
       server.on('error', (err) => this.logger.error(`server error: ${err.message}`, err.stack));
       this._status$.next('connected');
       this.logger.log(
@@ -254,6 +280,7 @@ export class MsRpcServer extends Server implements CustomTransportStrategy {
       authenticator: this.authenticator,
       handshakeTimeout: this.options.handshakeTimeout,
       admission: this.admission,
+      clock: this.clock,
       metrics: this.metrics,
       metricsLabel: `${this.options.host}:${this.port}`,
       served: () => this.servedPatterns(),

@@ -113,7 +113,7 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
 
   /** HandshakeOwner: what this server announces in its Hello (built when sent, not kept). */
   serverHello(): HelloSettings {
-    return { idleTimeoutMs: this.options.idleTimeout, maxFrameSize: this.codec.maxFrameSize, ...this.options.served?.() };
+    return { idleTimeoutMs: this.options.idleTimeout, maxFrameSize: this.codec.maxFrameSize, deadlines: true, ...this.options.served?.() };
   }
 
   /** The in-flight requests by id (created on first use). */
@@ -312,7 +312,12 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
           return;
         }
         const admitted = this.inFlight.admit(message.requestId, message.pattern, codec);
-        if (isAdmitted(admitted)) this.dispatcher.onRequest(this, message, admitted);
+        if (isAdmitted(admitted)) {
+          // Relative to when its bytes arrived (the read's clock time, taken anyway): the time the
+          // request waited in this chunk counts against the caller's budget.
+          if (message.budgetMs !== undefined) admitted.deadlineAt = this.lastReadAt + message.budgetMs;
+          this.dispatcher.onRequest(this, message, admitted);
+        }
         // Refused (busy, duplicate id): the codec's wire mapper makes the error a plain object.
         else this.transport.send({ type: MessageType.Error, requestId: message.requestId, error: admitted }, codec);
         return;
@@ -368,7 +373,7 @@ export class ServerConnection implements TransportListener, ActivitySink, IdleSw
   onBadFrame(frame: Frame, error: MsRpcError): void {
     if (this.handshake.onBadFrame()) return;
     this.reportFault(`undecodable ${MessageType[frame.type]} frame`, error);
-    if (frame.type === MessageType.Request && !this.requests?.has(frame.requestId)) {
+    if ((frame.type === MessageType.Request || frame.type === MessageType.DeadlineRequest) && !this.requests?.has(frame.requestId)) {
       this.transport.send({ type: MessageType.Error, requestId: frame.requestId, error }, frame.codec);
     }
   }

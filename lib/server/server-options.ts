@@ -125,6 +125,16 @@ export interface MsRpcServerOptions extends ProtocolOptions, ServerSecurityOptio
    */
   metrics: boolean;
   /**
+   * OpenTelemetry spans: a SERVER span per request and a CONSUMER span per event (RPC semantic
+   * conventions, `rpc.system` 'nestjs-ms-rpc'), children of the caller's span when its metadata
+   * carries a W3C trace context; the handler runs in its span's context. Takes effect only where
+   * `@opentelemetry/api` is installed (an optional peer dependency, loaded when the server is built)
+   * and an SDK is registered (e.g. NodeSDK); until then it costs one check per request. `false`
+   * never loads the API. See docs/observability-tracing.md.
+   * @default true
+   */
+  tracing: boolean;
+  /**
    * Where to register this provider once listening (e.g. a NacosRegistry). It is deregistered
    * on close(), before the server stops accepting. Requires `service`.
    * @default undefined (no registration: direct mode)
@@ -191,6 +201,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<MsRpcServerOptions> = Object.freez
   maxConcurrentRequests: 10_000,
   maxConnections: 10_000,
   metrics: true,
+  tracing: true,
   registryTimeout: DEFAULT_REGISTRY_TIMEOUT,
   ...DEFAULT_SERVER_SECURITY_OPTIONS,
   ...resolveProtocolOptions(),
@@ -209,6 +220,7 @@ const SERVER_KEYS = [
   'maxConcurrentRequests',
   'maxConnections',
   'metrics',
+  'tracing',
   'registry',
   'registryTimeout',
   'service',
@@ -242,6 +254,7 @@ export function resolveServerOptions(partial: Partial<MsRpcServerOptions> = {}):
   checkInteger('MsRpcServer.maxConcurrentRequests', o.maxConcurrentRequests, 0);
   checkInteger('MsRpcServer.maxConnections', o.maxConnections, 0);
   checkBoolean('MsRpcServer.metrics', o.metrics);
+  checkBoolean('MsRpcServer.tracing', o.tracing);
   checkInteger('MsRpcServer.registryTimeout', o.registryTimeout, 1, MAX_TIMER_DELAY_MS);
   for (const field of ['service', 'version', 'group', 'cluster', 'advertisedHost'] as const) {
     if (o[field] !== undefined) checkString(`MsRpcServer.${field}`, o[field]);

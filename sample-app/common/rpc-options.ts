@@ -23,3 +23,6 @@ export function rpcOptionsFromEnv(): MsRpcModuleOptions {
     },
   };
 }
+
+/** Service name of the sample's third service, which a "math" handler calls. */
+export const STATS_SERVICE_NAME = 'stats';

@@ -1,9 +1,12 @@
 import { Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { MsRpcHealthModule } from '../../lib/health/index.js';
 import { MS_RPC_REGISTRY, MsRpcClient, MsRpcModule, type Registry } from '../../lib/index.js';
 import { MATH_SERVICE_NAME, rpcOptionsFromEnv } from '../common/rpc-options.js';
+import { HttpTracingInterceptor } from './http-tracing.interceptor.js';
 import { MATH_SERVICE, MathController } from './math.controller.js';
+import { MeanController } from './mean.controller.js';
 import { OpsController } from './ops.controller.js';
 
 const rpc = rpcOptionsFromEnv();
@@ -35,6 +38,7 @@ const mathClient = MsRpcModule.registerClients([
       useFactory: (math: MsRpcClient, registry: Registry | null) => ({ sources: [math], registry: registry ?? undefined }),
     }),
   ],
-  controllers: [MathController, OpsController],
+  controllers: [MathController, MeanController, OpsController],
+  providers: [{ provide: APP_INTERCEPTOR, useClass: HttpTracingInterceptor }],
 })
 export class GatewayModule {}

@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { ClientsModule, type ClientProxy } from '@nestjs/microservices';
 import { NO_MESSAGE_HANDLER } from '@nestjs/microservices/constants.js';
 import { createServer as createHttpServer } from 'node:http';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { firstValueFrom, lastValueFrom } from 'rxjs';
@@ -20,11 +20,8 @@ import {
 } from '../../lib/index.js';
 import { ChannelCache } from '../../lib/channel/channel-cache.js';
 import { NO_MESSAGE_HANDLER_TEXT } from '../../lib/errors/no-handler-error.js';
-import { FrameDecoder } from '../../lib/protocol/frame-decoder.js';
 import { MessageType } from '../../lib/protocol/frame-header.js';
-import { MessageCodec } from '../../lib/protocol/message-codec.js';
-import { resolveProtocolOptions } from '../../lib/protocol/protocol-options.js';
-import { helloFrame } from '../support/black-hole-server.js';
+import { startHandWrittenServer } from '../support/hand-written-server.js';
 import { recordingLogger, reservePort, sleep, timed, TrackingClock, waitUntil } from '../support/loopback-utils.js';
 import { DiscoveryFixture } from '../support/nacos-discovery-fixture.js';
 import { testClient } from '../support/test-client.js';
@@ -339,38 +336,15 @@ function rawConnect(port: number): Promise<Socket> {
  * with Nest's "no handler" text, without a code.
  */
 async function startOldProvider(): Promise<{ port: number; requests: string[]; close(): Promise<void> }> {
-  const codec = new MessageCodec(resolveProtocolOptions({}));
   const requests: string[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    socket.write(helloFrame(0));
-    const decoder = new FrameDecoder(codec.maxFrameSize);
-    socket.on('data', (chunk: Buffer) =>
-      decoder.push(chunk, (frame) => {
-        const message = codec.decode(frame);
-        if (message.type !== MessageType.Request) return;
-        requests.push(message.pattern);
-        socket.write(
-          codec.encode({
-            type: MessageType.Error,
-            requestId: message.requestId,
-            error: { status: 'error', message: `${NO_MESSAGE_HANDLER} Pattern: ${message.pattern}` },
-          }),
-        );
-      }),
-    );
+  const server = await startHandWrittenServer({ idleTimeoutMs: 0, maxFrameSize: 8 * 1024 * 1024 }, (message, _type, reply) => {
+    if (message.type !== MessageType.Request) return;
+    requests.push(message.pattern);
+    reply({
+      type: MessageType.Error,
+      requestId: message.requestId,
+      error: { status: 'error', message: `${NO_MESSAGE_HANDLER} Pattern: ${message.pattern}` },
+    });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return { port: server.port, requests, close: () => server.close() };
 }

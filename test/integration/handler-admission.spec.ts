@@ -204,7 +204,8 @@ describe('admission counts running handlers; handlers get an AbortSignal', () =>
     const timedOut = await timed(firstValueFrom(c.send('until-aborted', { id: 'timeout' })));
     expect(timedOut.error).toBeInstanceOf(RpcTimeoutError);
     await waitUntil(() => s.probe.aborted.has('timeout'), 2000, 'abort');
-    expect(s.probe.aborted.get('timeout')!.reason).toMatchObject({ kind: 'client-cancel' });
+    // The caller's cancel, or the deadline its request carried, whichever reaches the handler first.
+    expect(s.probe.aborted.get('timeout')!.reason).toMatchObject({ kind: expect.stringMatching(/^(client-cancel|deadline-exceeded)$/) });
     await waitUntil(() => s.server.inFlightRequests === 0, 2000, 'slots released');
   });
 

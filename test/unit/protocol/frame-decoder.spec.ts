@@ -76,7 +76,7 @@ describe('frame header', () => {
 
   it('type guards accept exactly the enum values', () => {
     for (let v = 0; v < 256; v++) {
-      expect(isMessageType(v)).toBe(v >= 1 && v <= 10);
+      expect(isMessageType(v)).toBe(v >= 1 && v <= 11);
       expect(isCodecId(v)).toBe(v === 1 || v === 2);
       expect(isCompressionId(v)).toBe(v === 0 || v === 1);
     }
@@ -112,7 +112,7 @@ describe('FrameDecoder: malformed headers', () => {
     { name: 'length 15', header: { length: 15 }, cls: FrameDecodeError, code: 'ERR_FRAME_DECODE', msg: /length 15/ },
     { name: 'length > maxFrameSize', header: { length: MAX + 1 }, cls: FrameTooLargeError, code: 'ERR_FRAME_TOO_LARGE', msg: /exceeds/ },
     { name: 'unknown type 0', header: { type: 0 }, cls: FrameDecodeError, code: 'ERR_FRAME_DECODE', msg: /message type 0/ },
-    { name: 'unknown type 11', header: { type: 11 }, cls: FrameDecodeError, code: 'ERR_FRAME_DECODE', msg: /message type 11/ },
+    { name: 'unknown type 12', header: { type: 12 }, cls: FrameDecodeError, code: 'ERR_FRAME_DECODE', msg: /message type 12/ },
     { name: 'unknown type 255', header: { type: 255 }, cls: FrameDecodeError, code: 'ERR_FRAME_DECODE', msg: /message type 255/ },
     { name: 'unknown codec 0', header: { codec: 0 }, cls: FrameDecodeError, code: 'ERR_FRAME_DECODE', msg: /codec id 0/ },
     { name: 'unknown codec 3', header: { codec: 3 }, cls: FrameDecodeError, code: 'ERR_FRAME_DECODE', msg: /codec id 3/ },

@@ -13,7 +13,7 @@ import { codecWith, isProtocolError, jsonNormalized, snapshot, splitAt } from '.
 // because the default size keeps generated arrays to a handful of bytes whatever maxLength says.
 const RUNS = { numRuns: 500 };
 
-const MESSAGE_TYPES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as MessageType[];
+const MESSAGE_TYPES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] as MessageType[];
 const CODEC_IDS = [CodecId.Json, CodecId.MsgPack];
 const COMPRESSION_IDS = [CompressionId.None, CompressionId.Gzip];
 
@@ -42,7 +42,15 @@ const metadataArb = fc.option(fc.dictionary(safeKey, fc.string({ unit: 'binary',
 const patternArb = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 }));
 
 const messageArb: fc.Arbitrary<Message> = fc.oneof(
-  fc.record({ type: fc.constant(MessageType.Request), requestId: requestIdArb, pattern: patternArb, data: valueArb, metadata: metadataArb }),
+  fc.record({
+    type: fc.constant(MessageType.Request),
+    requestId: requestIdArb,
+    pattern: patternArb,
+    data: valueArb,
+    metadata: metadataArb,
+    // The caller's remaining budget (a DeadlineRequest frame), or none (an older client's Request).
+    budgetMs: fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined }),
+  }),
   fc.record({ type: fc.constant(MessageType.Event), pattern: patternArb, data: valueArb, metadata: metadataArb }),
   fc.record({ type: fc.constant(MessageType.Response), requestId: requestIdArb, data: valueArb }),
   fc.record({ type: fc.constant(MessageType.End), requestId: requestIdArb, hasData: fc.constant(true), data: valueArb }),
@@ -55,6 +63,11 @@ const messageArb: fc.Arbitrary<Message> = fc.oneof(
     settings: fc.record({ idleTimeoutMs: fc.nat(), maxFrameSize: fc.integer({ min: HEADER_SIZE, max: 0xffffffff }) }),
   }),
 ) as fc.Arbitrary<Message>;
+
+/** The type a message's frame has on the wire. */
+function frameTypeOf(m: Message): MessageType {
+  return m.type === MessageType.Request && m.budgetMs !== undefined ? MessageType.DeadlineRequest : m.type;
+}
 
 /** What the peer should see: -0 becomes 0, empty metadata disappears. */
 function expectedOf(m: Message): Message {
@@ -118,7 +131,7 @@ describe('protocol properties: round trips', () => {
         const frames = decodeStream(splitAt(stream, cuts.map((c) => c % (stream.length + 1))), codec.maxFrameSize);
         expect(frames).toHaveLength(messages.length);
         frames.forEach((frame, i) => {
-          expect(frame.type).toBe(messages[i].type);
+          expect(frame.type).toBe(frameTypeOf(messages[i]));
           expect(frame.codec).toBe(codec.codecId);
           // Compressed only when allowed, big enough, and actually smaller.
           if (frame.compression === CompressionId.Gzip) {
@@ -211,7 +224,8 @@ function feed(chunks: Buffer[], codec: MessageCodec, maxFrameSize: number): numb
   const onFrame = (frame: Frame) => {
     try {
       const message = codec.decode(frame);
-      expect(message.type).toBe(frame.type);
+      // A DeadlineRequest frame is a Request with a budget.
+      expect(message.type).toBe(frame.type === MessageType.DeadlineRequest ? MessageType.Request : frame.type);
       decoded++;
     } catch (err) {
       // The transport keeps the connection for a bad body: only typed errors are acceptable.
