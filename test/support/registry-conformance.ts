@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { createHook } from 'node:async_hooks';
+import { createHook, executionAsyncId } from 'node:async_hooks';
 import { RegistryError } from '../../lib/errors/index.js';
 import type { NacosRegistry, NacosRegistryOptionsInput, ServiceInstance } from '../../lib/registry/index.js';
 import { recordingLogger, sleep, waitFor } from './nacos-test-helpers.js';
@@ -241,11 +241,19 @@ export function registryConformance(target: ConformanceTarget): void {
   });
 }
 
-/** Timers created from code matching `origin` (by creation stack) that have neither fired nor been cleared. */
+/**
+ * Timers created from code matching `origin` (by creation stack) that have neither fired nor been
+ * cleared, counting only those that descend from the caller's async context: the registry under
+ * test is created there, while timers of other test files that ran earlier in the same jest worker
+ * (grpc-js schedules its own, unref'd) do not descend from it.
+ */
 function trackTimers(origin: RegExp): { live: () => string[]; stop: () => void } {
   const live = new Map<number, string>();
+  const ours = new Set<number>([executionAsyncId()]);
   const hook = createHook({
-    init(id, type) {
+    init(id, type, triggerId) {
+      if (!ours.has(triggerId) && !ours.has(executionAsyncId())) return;
+      ours.add(id);
       if (type !== 'Timeout') return;
       const stack = new Error().stack ?? '';
       if (origin.test(stack)) live.set(id, stack);
