@@ -128,10 +128,10 @@ export function formatBytes(bytes: number): string {
 
 export function formatTable(all: readonly CellResult[]): string {
   const results = echoResults(all);
-  const header = ['workload', 'system', 'codec', 'req/s', 'p50', 'p99', 'cpu/call c+s', 'vs nest-tcp', 'vs raw-net'];
+  const header = ['workload', 'system', 'codec', 'req/s', 'p50', 'p99', 'cpu/call c+s', 'vs nest-tcp', 'vs raw-json', 'vs raw-net'];
   const rows = results.map((r) =>
     r.error
-      ? [r.workload, r.system, r.codec, 'FAILED', '', '', '', '', '', `  ${r.error}`]
+      ? [r.workload, r.system, r.codec, 'FAILED', '', '', '', '', '', '', `  ${r.error}`]
       : [
           r.workload,
           r.system,
@@ -141,6 +141,7 @@ export function formatTable(all: readonly CellResult[]): string {
           formatUs(r.latencyUs.p99),
           r.cpuUsPerRequest ? formatCpu(r.cpuUsPerRequest) : '-',
           formatRatio(ratio(all, r, 'nest-tcp')),
+          formatRatio(ratio(all, r, 'raw-json')),
           formatRatio(ratio(all, r, 'raw-net')),
         ],
   );

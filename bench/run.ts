@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: echo round trips through ms-rpc, Nest's TCP transport and a raw node:net
- * baseline, alternating systems within each workload cell so drift hits all of them equally.
+ * `npm run bench`: echo round trips through ms-rpc, Nest's TCP transport and two raw node:net
+ * baselines (raw-json: JSON over minimal framing, the targets' baseline; raw-net: bytes only, the
+ * socket limit), alternating systems within each workload cell so drift hits all of them equally.
  * This process only orchestrates: every server and every system's client runs in a child.
  */
 import { dirname, join } from 'node:path';
@@ -143,12 +144,14 @@ async function main(): Promise<number> {
     args.workloads.length ? args.workloads.includes(w.id) : !args.quick || (w.kind === 'echo' && w.quick),
   );
   const systems = SYSTEMS.filter((s) => args.only.includes(s.name));
-  // The idle rows are about the server: the Promise fast path and the bare transport have nothing
-  // to add there, and a row with its own heartbeat settings is about heartbeats (Nest has none).
+  // The idle rows are about the server: the Promise fast path, the bare transport and raw-json
+  // (raw-net's sockets are the heartbeat floor there) have nothing to add, and a row with its own
+  // heartbeat settings is about heartbeats (Nest has none).
+  const idleSystems = new Set<string>(['ms-rpc', 'nest-tcp', 'raw-net']);
   const systemsFor = (w: Workload) =>
     w.kind !== 'idle-connections'
       ? systems
-      : systems.filter((s) => s.name !== 'ms-rpc-call' && s.name !== 'ms-rpc-bare' && (!w.heartbeat || s.name !== 'nest-tcp'));
+      : systems.filter((s) => idleSystems.has(s.name) && (!w.heartbeat || s.name !== 'nest-tcp'));
   const processes = new ChildProcesses();
   processes.installTeardown();
   const servers = new ChildServers(processes);
