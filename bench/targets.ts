@@ -6,7 +6,17 @@
  * Promise fast path) and `ms-rpc-bare` (the transport without Nest's handler pipeline, see
  * systems.ts) are reported in the main table only.
  */
-import { echoResults, formatBytes, formatUs, ratio, type CellResult, type EchoCellResult, type IdleCellResult } from './report.js';
+import {
+  echoResults,
+  formatBytes,
+  formatUs,
+  ratio,
+  type CellResult,
+  type EchoCellResult,
+  type IdleCellResult,
+  type ScaleCellResult,
+} from './report.js';
+import type { ScaleMeasurement } from './scale/scale-types.js';
 
 /** `info`: a context row, not one of the issue's targets (no pass/fail). */
 export type Verdict = 'PASS' | 'FAIL' | 'info' | 'not run';
@@ -75,6 +85,50 @@ function alongside(results: readonly CellResult[], format: (r: IdleCellResult) =
 /** Every echo cell of issue 19's first target: both sizes at 1, 16 and 128 calls in flight. */
 const RAW_JSON_CELLS = ['echo 64B x1', 'echo 64B x16', 'echo 64B x128', 'echo 16KiB x1', 'echo 16KiB x16', 'echo 16KiB x128'];
 
+function scale(results: readonly CellResult[]): ScaleMeasurement | undefined {
+  return results.find((r): r is ScaleCellResult => r.kind === 'scale' && !r.error && r.scale !== undefined)?.scale;
+}
+
+/** The balancers the large-service rows measure (bench/scale/scale-process.ts), with their pick bound. */
+const SCALE_BALANCERS: readonly [string, number][] = [
+  ['weighted random', 1000],
+  ['round-robin', 1000],
+  ['least-active', 1000],
+  ['consistent hash', 2000],
+  ['warm-up (random)', 1000],
+];
+
+const SCALE_TARGETS: readonly [string, Check][] = [
+  ...SCALE_BALANCERS.map(([balancer]): [string, Check] => [
+    `1k providers, ${balancer}: a push changing 10 % applied (directory + balancer) <= 20 ms`,
+    (results) => {
+      const p = scale(results)?.push.find((x) => x.balancer === balancer);
+      return p && { measured: `median ${p.medianMs.toFixed(2)} ms of ${p.applyMs.length}`, pass: p.medianMs <= 20 };
+    },
+  ]),
+  ...SCALE_BALANCERS.map(([balancer, maxNs]): [string, Check] => [
+    `1k providers, ${balancer}: one pick <= ${maxNs / 1000} us`,
+    (results) => {
+      const p = scale(results)?.pick.find((x) => x.balancer === balancer);
+      return p && { measured: `${p.ns.toFixed(0)} ns`, pass: p.ns <= maxNs };
+    },
+  ]),
+  [
+    '1k providers: heap per known, unconnected provider <= 2 KiB',
+    (results) => {
+      const h = scale(results)?.heap;
+      return h && { measured: `${formatBytes(h.perProviderBytes)} (${h.connectionsOpened} connected meanwhile)`, pass: h.perProviderBytes <= 2048 && h.connectionsOpened === 0 };
+    },
+  ],
+  [
+    '1k providers: calling 3 patterns served by 10 opens at most those 10',
+    (results) => {
+      const l = scale(results)?.lazy;
+      return l && { measured: `${l.addressesOpened} opened (${l.serving} serve them, ${l.known} known)`, pass: l.addressesOpened <= l.serving };
+    },
+  ],
+];
+
 const TARGETS: readonly [string, Check][] = [
   ...RAW_JSON_CELLS.map((cell) => throughput(cell, 'raw-json', 1)),
   p50('echo 64B x1', 1.05),
@@ -109,6 +163,7 @@ const TARGETS: readonly [string, Check][] = [
       return m && { measured: `${m.cpuPercent.toFixed(2)} % (${Math.round(m.pongsPerSec)} pongs/s)${raw}` };
     },
   ],
+  ...SCALE_TARGETS,
 ];
 
 export function checkTargets(results: readonly CellResult[]): TargetCheck[] {
@@ -121,7 +176,7 @@ export function checkTargets(results: readonly CellResult[]): TargetCheck[] {
 }
 
 export function formatTargets(checks: readonly TargetCheck[]): string {
-  const header: [string, string, string] = ['target (send() path)', 'measured', 'result'];
+  const header: [string, string, string] = ['target (echo: send() path)', 'measured', 'result'];
   const rows = checks.map((c): [string, string, string] => [c.target, c.measured, c.verdict]);
   const widths = [0, 1].map((i) => Math.max(header[i].length, ...rows.map((r) => r[i].length)));
   const line = (r: [string, string, string]) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}`;
