@@ -102,16 +102,17 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       this.serviceName,
       {
         onAdded: (instance) => {
-          this.router.connect(instance);
+          this.router.onAdded(instance);
           this.events.providerAdded();
         },
         // Removed providers get no new call, but keep answering what they already have for up
         // to one call timeout.
         onRemoved: (instance, why) => {
           this.outliers?.forget(instance.id);
-          this.router.release(instance.id, `provider removed (${why})`, this.options.timeout);
+          this.router.onRemoved(instance, why, this.options.timeout);
         },
         onUpdated: (instance) => this.router.onUpdated(instance),
+        onChanged: () => this.router.onChanged(),
       },
       this.logger,
     );
@@ -148,7 +149,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     );
     this.channelListener = {
       onStateChange: (c, from, to, reason) => this.events.onStateChange(c, from, to, reason),
-      onGoAway: () => this.router.connectAll(),
+      onGoAway: (c) => this.events.onGoAway(c),
       onEvicted: (address, attempts, reason) => this.events.onEvicted(address, attempts, reason),
       onReadmitted: (address) => this.events.onReadmitted(address),
     };
@@ -180,9 +181,13 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
    */
   async connect(): Promise<void> {
     this.reopen();
-    if (this.router.hasAvailable) return;
+    if (this.router.hasAvailable) {
+      this.router.connectAll();
+      return;
+    }
     await this.hold.around(async () => {
       await this.start();
+      this.router.connectAll();
       await this.router.pick(this.options.connectTimeout, undefined, undefined, this.options.waitForReady).promise;
     });
   }
@@ -327,8 +332,8 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     return undefined as T;
   }
 
+  /** Starts discovery; connections follow the calls (see ProviderRouter) or connect(). */
   private async start(): Promise<void> {
     await this.discovery.start();
-    if (!this.closed) this.router.connectAll();
   }
 }

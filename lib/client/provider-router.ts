@@ -1,14 +1,16 @@
 import { Clock, systemClock, TimerHandle } from '../common/clock.js';
-import { Balancer, Candidate, PickContext } from '../balancer/balancer.js';
+import { Balancer, PickContext } from '../balancer/balancer.js';
 import { ChannelCache } from '../channel/channel-cache.js';
 import { Connection } from '../connection/connection.js';
-import { Directory } from '../directory/directory.js';
+import { Directory, RemovalReason } from '../directory/directory.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
 import { NoHandlerError } from '../errors/no-handler-error.js';
 import { NoProviderError, ProviderFailure } from '../errors/no-provider-error.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import type { OutlierDetector } from '../routing/outlier-detector.js';
 import { PatternIndex, PatternKind } from '../routing/pattern-index.js';
+import { ProviderCandidate } from './provider-candidate.js';
+import { RouteState, RouteTable } from './route-table.js';
 
 /** What restricts the providers of one call. */
 export interface RouteFilter {
@@ -27,10 +29,6 @@ export interface RouterDiscovery {
   readonly answered: boolean;
   /** The registry's last failure, if its latest request failed (says why nothing is known). */
   readonly lastError: Error | undefined;
-}
-
-interface RouteCandidate extends Candidate {
-  connection: Connection;
 }
 
 interface Waiter {
@@ -59,16 +57,35 @@ export interface PendingPick {
 }
 
 /**
- * Chooses the connection for a call: usable providers from the directory → an available
- * connection from the channel cache → the balancer. When none is ready it follows gRPC: a call
- * waits while a connect attempt that may serve it is under way (or not started yet), and fails
- * fast with the providers' failures once every one of them failed its latest attempt; with
+ * Chooses the connection for a call: providers serving the call's route (directory) → a ready
+ * connection (channel cache) → the balancer. When none is ready it follows gRPC: a call waits
+ * while a connect attempt that may serve it is under way (or not started yet), and fails fast
+ * with the providers' failures once every one of them failed its latest attempt; with
  * `waitForReady` it waits through failures too, bounded by its deadline, and hurries reconnects.
+ *
+ * Connections are opened lazily (docs/routing.md, "Which providers a client connects to"): a
+ * provider gets connections when the client first routes a call or event to a pattern it serves
+ * (then every known provider serving that pattern is connected, and so is every provider that
+ * joins later serving it), or on `connect()`. Providers that serve nothing the client calls hold
+ * no Connection object and no socket.
+ *
+ * Per route the candidate lists are cached, frozen, and rebuilt only when the directory, a
+ * connection's availability or an ejection changed ({@link RouteState}): a pick is a map lookup
+ * and the balancer's own pick, whatever the number of providers.
  */
 export class ProviderRouter {
   private readonly waiters = new Set<Waiter>();
   private closed = false;
   private readonly patterns = new PatternIndex();
+  private readonly routes = new RouteTable();
+  /** The route of a call without a pattern constraint (connect(), an event nobody declares). */
+  private anyRoute = new RouteState(undefined, 'patterns');
+  /** Provider addresses this router holds in the channel cache (it asked for their connections). */
+  private readonly held = new Set<string>();
+  /** One candidate object per held provider, shared by the route lists. */
+  private readonly candidates = new Map<string, ProviderCandidate>();
+  /** Moves on every change the route lists depend on (providers, connection availability). */
+  private version = 0;
 
   constructor(
     private readonly service: string,
@@ -81,42 +98,21 @@ export class ProviderRouter {
   ) {}
 
   /**
-   * A ready connection now, or undefined. The hot path: no allocation beyond the candidate list.
-   * With a route: only providers serving its pattern; ejected outliers and providers that already
-   * failed the call only when nothing better is there.
+   * A ready connection now, or undefined. The hot path: a route lookup, the balancer's pick over
+   * the route's cached list, no allocation. With a route: only providers serving its pattern;
+   * ejected outliers and providers that already failed the call only when nothing better is there.
    */
   pickNow(context?: PickContext, route?: RouteFilter): Connection | undefined {
-    const instances = this.directory.list();
-    if (instances.length === 1) {
-      const only = instances[0];
-      if (!route) return this.channels.pickAvailable(only.id);
-      const declared = this.patterns.lookup(only, route.pattern, route.kind);
-      if (declared === false) return undefined;
-      const connection = this.channels.pickAvailable(only.id);
-      // Undeclared in the registration (direct mode): the provider's Hello may say.
-      return connection && (declared || connection.serves(route.pattern, route.kind) !== false) ? connection : undefined;
-    }
-    this.outliers?.tick();
-    let candidates: RouteCandidate[] = [];
-    let ejected: RouteCandidate[] | undefined;
-    let excluded: RouteCandidate[] | undefined;
-    let otherServing = false;
-    for (const instance of instances) {
-      if (route && !this.servesRoute(instance, route)) continue;
-      const isExcluded = route?.exclude?.has(instance.id) === true;
-      if (!isExcluded) otherServing = true;
-      const connection = this.channels.pickAvailable(instance.id);
-      if (!connection) continue;
-      const candidate = { instance, connection, inFlight: this.channels.inFlight(instance.id) };
-      if (isExcluded) (excluded ??= []).push(candidate);
-      else if (this.outliers?.isEjected(instance.id)) (ejected ??= []).push(candidate);
-      else candidates.push(candidate);
-    }
-    // A provider that just failed this call is retried at once only when it is the only one
-    // serving it; when another is known but not ready yet, waiting for that one is the better bet
-    // for a moment (pick() then relaxes the route after EXCLUDED_GRACE_MS).
-    if (candidates.length === 0) candidates = ejected ?? (otherServing ? [] : (excluded ?? []));
-    return this.balancer.pick(candidates, context)?.connection;
+    const state = this.current(route);
+    const exclude = route?.exclude;
+    if (exclude !== undefined && exclude.size > 0) return this.pickExcluding(state, exclude, context);
+    const list = state.ready.length > 0 ? state.ready : state.ejected;
+    if (list.length === 0) return undefined;
+    const picked = this.balancer.pick(list, context);
+    if (picked === undefined) return undefined;
+    // Availability changes are reported as they happen, so this is a formality; if a connection
+    // went unavailable unannounced, the lists are rebuilt and the pick made once more.
+    return picked.connection() ?? this.repick(state, context);
   }
 
   /**
@@ -124,10 +120,7 @@ export class ProviderRouter {
    * metadata, or the Hello of a provider that connected): the call can fail at once.
    */
   isUnserved(route: RouteFilter): boolean {
-    const instances = this.directory.list();
-    if (instances.length === 0) return false;
-    for (const instance of instances) if (this.servesRoute(instance, route)) return false;
-    return true;
+    return this.directory.size > 0 && this.current(route).serving.length === 0;
   }
 
   /**
@@ -147,7 +140,7 @@ export class ProviderRouter {
       if (failure instanceof NoProviderError) this.hurryReconnects();
       return settled(Promise.reject(failure));
     }
-    this.kick();
+    this.kick(route);
     let waiter!: Waiter;
     const promise = new Promise<Connection>((resolve, reject) => {
       waiter = {
@@ -185,32 +178,69 @@ export class ProviderRouter {
     };
   }
 
-  /** Opens connections to every known provider that has none yet. */
+  /** Opens connections to every known provider that has none yet (what `connect()` asks for). */
   connectAll(): void {
-    for (const instance of this.directory.list()) this.connect(instance);
+    for (const instance of [...this.directory.values()]) this.connect(instance);
   }
 
+  /** Holds the provider in the channel cache and starts connecting what is idle there. */
   connect(instance: ServiceInstance): void {
     if (this.closed) return;
-    this.channels.ensure(instance.host, instance.port, this);
+    const connections = this.channels.ensure(instance.host, instance.port, this);
+    if (connections.length === 0) return; // the channel cache is closed
+    if (!this.held.has(instance.id)) {
+      this.held.add(instance.id);
+      this.version++;
+    }
     this.channels.connectIdle(instance.id);
     // A shared cache may hand over a connection another client already made ready: no state
     // change will follow, so waiting calls must be served now or they wait until their timeout.
     if (this.waiters.size > 0 && this.channels.pickAvailable(instance.id)) this.onAvailable();
   }
 
+  /** A provider joined the directory: connected at once when it serves a route this client uses. */
+  onAdded(instance: ServiceInstance): void {
+    this.version++;
+    if (this.wants(instance)) this.connect(instance);
+  }
+
   /**
-   * The registry announced a known provider again with a new registration (it restarted on the
-   * same address): a connection lost to it is worth trying now, not at its next backoff tick,
-   * which can be up to the backoff cap away after a long outage.
+   * The provider left the directory: it gets no new call; its connections close once their calls
+   * are answered, after `graceMs` at most.
+   */
+  onRemoved(instance: ServiceInstance, why: RemovalReason, graceMs: number): void {
+    this.release(instance.id, `provider removed (${why})`, graceMs);
+  }
+
+  /**
+   * The registry announced a known provider again with a new registration (it
+   * restarted on the same address): a connection lost to it is worth trying now, not at its next
+   * backoff tick, which can be up to the backoff cap away after a long outage.
    */
   onUpdated(instance: ServiceInstance): void {
+    this.version++;
     if (this.closed) return;
     this.channels.reconnectSoon(instance.id, 'the registry announced it again');
   }
 
-  /** The provider left this router's directory: let go of its connections. */
+  /**
+   * A directory update is applied. Calls waiting for providers of a pattern nobody turned
+   * out to serve fail now; the others may find a joiner ready (a shared channel cache's).
+   */
+  onChanged(): void {
+    if (this.waiters.size > 0) this.onAvailable();
+  }
+
+  /** A connection of one of this router's providers changed state, or its server is draining. */
+  onConnectionChanged(): void {
+    this.version++;
+  }
+
+  /** The provider left this router's directory (or the client closed): let go of its connections. */
   release(address: string, reason: string, graceMs: number): void {
+    this.held.delete(address);
+    this.version++;
+    this.candidates.delete(address);
     this.channels.release(address, this, reason, graceMs);
   }
 
@@ -246,6 +276,137 @@ export class ProviderRouter {
     if (this.waiters.size > 0) this.hurryReconnects();
   }
 
+  get hasAvailable(): boolean {
+    return this.pickNow() !== undefined;
+  }
+
+  /** Providers of this router with at least one ready connection. */
+  readyProviderCount(): number {
+    let n = 0;
+    for (const address of this.held) if (this.isReady(address)) n++;
+    return n;
+  }
+
+  /** Whether any provider of this router has a ready connection (stops at the first). */
+  hasReadyProvider(): boolean {
+    for (const address of this.held) if (this.isReady(address)) return true;
+    return false;
+  }
+
+  /** Providers this router holds connections to (diagnostics and tests). */
+  get connectedProviderCount(): number {
+    return this.held.size;
+  }
+
+  /** Fails every waiting pick and lets go of every provider's connections; {@link reopen} undoes it. */
+  close(graceMs = 0): void {
+    this.closed = true;
+    for (const waiter of [...this.waiters]) {
+      this.dropWaiter(waiter);
+      waiter.reject(new ClientClosedError('client closed while the call waited for a provider'));
+    }
+    for (const address of [...this.held]) this.release(address, 'client closed', graceMs);
+    // A client used again starts from nothing: its routes connect their providers on first use.
+    this.routes.clear();
+    this.anyRoute = new RouteState(undefined, 'patterns');
+    this.version++;
+  }
+
+  /** Routes again after {@link close}: connections are opened afresh as calls need them. */
+  reopen(): void {
+    this.closed = false;
+  }
+
+  /** The route's state with current lists; a route seen for the first time connects its providers. */
+  private current(route: RouteFilter | undefined): RouteState {
+    let state: RouteState | undefined = route === undefined ? this.anyRoute : this.routes.get(route.pattern, route.kind);
+    if (state === undefined) {
+      state = this.routes.add(route!.pattern, route!.kind);
+      this.rebuild(state);
+      if (!this.closed) for (const instance of state.serving) this.connect(instance);
+    }
+    // Lifts ejections that are over (it reads the clock once); a change moves the generation.
+    this.outliers?.tick();
+    if (state.builtAt !== this.version || state.outlierGeneration !== (this.outliers?.generation ?? 0)) this.rebuild(state);
+    return state;
+  }
+
+  private rebuild(state: RouteState): void {
+    const route: RouteFilter | undefined = state.pattern === undefined ? undefined : { pattern: state.pattern, kind: state.kind };
+    const serving: ServiceInstance[] = [];
+    const ready: ProviderCandidate[] = [];
+    let ejected: ProviderCandidate[] | undefined;
+    for (const instance of this.directory.values()) {
+      if (route && !this.servesRoute(instance, route)) continue;
+      serving.push(instance);
+      const candidate = this.candidateFor(instance);
+      if (candidate === undefined) continue;
+      if (this.outliers?.isEjected(instance.id)) (ejected ??= []).push(candidate);
+      else ready.push(candidate);
+    }
+    state.set(serving, ready, ejected, this.version, this.outliers?.generation ?? 0);
+  }
+
+  /** The provider as a candidate when this router holds it and one of its connections is available. */
+  private candidateFor(instance: ServiceInstance): ProviderCandidate | undefined {
+    if (!this.held.has(instance.id)) return undefined;
+    const connections = this.channels.get(instance.id);
+    if (connections === undefined || this.channels.pickAvailable(instance.id) === undefined) return undefined;
+    let candidate = this.candidates.get(instance.id);
+    if (candidate === undefined || candidate.instance !== instance || candidate.connections !== connections) {
+      candidate = new ProviderCandidate(instance, connections);
+      this.candidates.set(instance.id, candidate);
+    }
+    return candidate;
+  }
+
+  private repick(state: RouteState, context: PickContext | undefined): Connection | undefined {
+    this.version++;
+    this.rebuild(state);
+    const list = state.ready.length > 0 ? state.ready : state.ejected;
+    return list.length === 0 ? undefined : this.balancer.pick(list, context)?.connection();
+  }
+
+  /**
+   * A retry: providers that already failed the call are retried at once only when they are the
+   * only ones serving it; when another is known but not ready yet, waiting for that one is the
+   * better bet for a moment (pick() then relaxes the route after EXCLUDED_GRACE_MS).
+   */
+  private pickExcluding(state: RouteState, exclude: ReadonlySet<string>, context: PickContext | undefined): Connection | undefined {
+    let candidates: ProviderCandidate[] = [];
+    let ejected: ProviderCandidate[] | undefined;
+    let excluded: ProviderCandidate[] | undefined;
+    for (const c of state.ready) (exclude.has(c.instance.id) ? (excluded ??= []) : candidates).push(c);
+    for (const c of state.ejected) {
+      if (exclude.has(c.instance.id)) (excluded ??= []).push(c);
+      else (ejected ??= []).push(c);
+    }
+    let otherServing = false;
+    for (const instance of state.serving) {
+      if (!exclude.has(instance.id)) {
+        otherServing = true;
+        break;
+      }
+    }
+    if (candidates.length === 0) candidates = ejected ?? (otherServing ? [] : (excluded ?? []));
+    return this.balancer.pick(candidates, context)?.connection();
+  }
+
+  /** A provider that joined is connected at once when it serves a route this client uses. */
+  private wants(instance: ServiceInstance): boolean {
+    if (this.closed) return false;
+    for (const state of this.routes.all()) {
+      if (this.servesRoute(instance, { pattern: state.pattern!, kind: state.kind })) return true;
+    }
+    return false;
+  }
+
+  private isReady(address: string): boolean {
+    if (!this.directory.get(address)) return false;
+    for (const c of this.channels.get(address) ?? []) if (c.state === 'ready') return true;
+    return false;
+  }
+
   /** Hands `waiter` a ready connection if its route has one now. */
   private serve(waiter: Waiter): void {
     const connection = this.pickNow(waiter.context, waiter.route);
@@ -266,23 +427,22 @@ export class ProviderRouter {
    * When every provider serving the route refused our credentials (AuthError, TlsHandshakeError),
    * that refusal, whatever `waitForReady` says: retrying the same credentials cannot succeed. Else,
    * without `waitForReady`: a NoProviderError once every provider serving the route failed its
-   * latest connect attempt (none connecting, ready, lost after being ready, or not tried yet), or
+   * latest connect attempt (none connecting, ready, lost after being ready, or not tried yet: a
+   * provider this client never connected makes the call wait for the attempt its call starts), or
    * once the registry answered that none is registered. Off the hot path: only consulted when no
    * connection is ready.
    */
   private failureFor(route: RouteFilter | undefined, waitForReady: boolean): Error | undefined {
-    const instances = this.directory.list();
-    if (instances.length === 0) {
+    if (this.directory.size === 0) {
       if (waitForReady || !this.discovery.answered) return undefined;
       return new NoProviderError(this.service, 'no provider is registered', { pattern: route?.pattern });
     }
     const failures: ProviderFailure[] = [];
     let refusal: Error | undefined;
     let allRefused = true;
-    for (const instance of instances) {
-      if (route && !this.servesRoute(instance, route)) continue;
+    for (const instance of this.current(route).serving) {
       const connections = this.channels.get(instance.id);
-      if (!connections || connections.length === 0) return undefined;
+      if (!this.held.has(instance.id) || !connections || connections.length === 0) return undefined;
       let first: Error | undefined;
       for (const c of connections) {
         const failure = c.state === 'transient-failure' ? c.lastAttemptFailure : undefined;
@@ -306,8 +466,7 @@ export class ProviderRouter {
   private expired(timeoutMs: number, route: RouteFilter | undefined): NoProviderError {
     const known = this.directory.size;
     const failures: ProviderFailure[] = [];
-    for (const instance of this.directory.list()) {
-      if (route && !this.servesRoute(instance, route)) continue;
+    for (const instance of known > 0 ? this.current(route).serving : []) {
       const failed = this.channels.get(instance.id)?.find((c) => c.lastAttemptFailure !== undefined);
       if (failed) failures.push({ address: instance.id, error: failed.lastAttemptFailure! });
     }
@@ -341,38 +500,15 @@ export class ProviderRouter {
     return said !== false;
   }
 
-  get hasAvailable(): boolean {
-    return this.pickNow() !== undefined;
-  }
-
-  /** Providers of this router with at least one ready connection. */
-  readyProviderCount(): number {
-    let n = 0;
-    for (const instance of this.directory.list()) {
-      if ((this.channels.get(instance.id) ?? []).some((c) => c.state === 'ready')) n++;
-    }
-    return n;
-  }
-
-  /** Fails every waiting pick and lets go of every provider's connections; {@link reopen} undoes it. */
-  close(graceMs = 0): void {
-    this.closed = true;
-    for (const waiter of [...this.waiters]) {
-      this.dropWaiter(waiter);
-      waiter.reject(new ClientClosedError('client closed while the call waited for a provider'));
-    }
-    for (const instance of this.directory.list()) this.release(instance.id, 'client closed', graceMs);
-  }
-
-  /** Routes again after {@link close}: connections are opened afresh as providers are added. */
-  reopen(): void {
-    this.closed = false;
-  }
-
-  /** Nothing is ready: make sure something is on its way. */
-  private kick(): void {
+  /**
+   * Nothing is ready: make sure something is on its way. For a route, every provider serving it
+   * (a route in use has them connected already; this catches what changed since); without one
+   * (connect(), an event nobody declares), every known provider.
+   */
+  private kick(route: RouteFilter | undefined): void {
     if (this.directory.size === 0) this.discovery.requestResolution();
-    this.connectAll();
+    if (route === undefined) this.connectAll();
+    else for (const instance of this.current(route).serving) this.connect(instance);
     this.hurryReconnects();
   }
 
@@ -381,7 +517,7 @@ export class ProviderRouter {
    * be back already; the watchdog spaces these hints per connection, however many calls wait.
    */
   private hurryReconnects(): void {
-    for (const instance of this.directory.list()) this.channels.reconnectSoon(instance.id, 'a call is waiting for a provider');
+    for (const address of this.held) this.channels.reconnectSoon(address, 'a call is waiting for a provider');
   }
 }
 
