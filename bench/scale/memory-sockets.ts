@@ -19,6 +19,8 @@ export type ServedBy = (address: string) => { patterns: string[]; events: string
 export class MemoryProviders {
   /** Sockets opened per address (a reconnect counts again). */
   readonly opened = new Map<string, number>();
+  /** Addresses whose connects are refused (ECONNREFUSED), as a provider that is down. */
+  readonly down = new Set<string>();
   private readonly codec = new MessageCodec(resolveProtocolOptions({}));
   private readonly live = new Set<MemorySocket>();
 
@@ -27,7 +29,7 @@ export class MemoryProviders {
   readonly factory: SocketFactory = (host, port) => {
     const address = `${host}:${port}`;
     this.opened.set(address, (this.opened.get(address) ?? 0) + 1);
-    const socket = new MemorySocket(this.codec, this.servedBy(address), () => this.live.delete(socket));
+    const socket = new MemorySocket(this.codec, this.servedBy(address), this.down.has(address), () => this.live.delete(socket));
     this.live.add(socket);
     return socket as unknown as Socket;
   };
@@ -62,6 +64,7 @@ class MemorySocket extends Duplex {
   constructor(
     private readonly codec: MessageCodec,
     served: { patterns: string[]; events: string[] },
+    refused: boolean,
     onGone: () => void,
   ) {
     super({ allowHalfOpen: false });
@@ -69,6 +72,10 @@ class MemorySocket extends Duplex {
     this.once('close', onGone);
     process.nextTick(() => {
       if (this.destroyed) return;
+      if (refused) {
+        this.destroy(Object.assign(new Error('connect ECONNREFUSED (in-memory provider down)'), { code: 'ECONNREFUSED' }));
+        return;
+      }
       this.pending = false;
       this.emit('connect');
       // A provider says Hello on accept.

@@ -298,6 +298,11 @@ export class ProviderRouter {
     return this.held.size;
   }
 
+  /** Routes remembered, at most MAX_ROUTES of each kind (diagnostics and tests). */
+  get routeCount(): number {
+    return this.routes.size;
+  }
+
   /** Fails every waiting pick and lets go of every provider's connections; {@link reopen} undoes it. */
   close(graceMs = 0): void {
     this.closed = true;
