@@ -19,7 +19,8 @@ export type HashKeyFunction = (pattern: unknown, data: unknown) => string | unde
 export interface BalancerOptions {
   /**
    * A strategy name — 'random' (weighted random), 'round-robin' (smooth weighted round-robin),
-   * 'least-active' (fewest calls in flight), 'consistent-hash' (affinity on `hashKey`), or a
+   * 'least-active' (fewest calls in flight; among more than 64 providers, the less busy of two
+   * picked by weight), 'consistent-hash' (affinity on `hashKey`), or a
    * name registered on the BalancerRegistry — or your own Balancer instance, used as is (and still
    * wrapped by warm-up when `warmup` is on; read weights with `candidateWeight()` to honour it).
    * @default 'random'

@@ -173,11 +173,12 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
   }
 
   /**
-   * Starts discovery and resolves once a provider connection is ready. Rejects with a
-   * NoProviderError naming each provider's failure as soon as every known provider's latest
-   * connect attempt failed (with `waitForReady`: only after `connectTimeout`), and with a
-   * ClientClosedError when close() is called meanwhile. After close() it opens the client
-   * again. Calls do not need it: they wait for a provider on their own, bounded by their timeout.
+   * Starts discovery, opens connections to every provider known by then, and resolves once one is
+   * ready. Rejects with a NoProviderError naming each provider's failure as soon as every known
+   * provider's latest connect attempt failed (with `waitForReady`: only after `connectTimeout`),
+   * and with a ClientClosedError when close() is called meanwhile. After close() it opens the
+   * client again. Calls do not need it: they wait for a provider on their own, bounded by their
+   * timeout, and connect only the providers serving their pattern (docs/lazy-connections.md).
    */
   async connect(): Promise<void> {
     this.reopen();

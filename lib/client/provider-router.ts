@@ -63,7 +63,7 @@ export interface PendingPick {
  * with the providers' failures once every one of them failed its latest attempt; with
  * `waitForReady` it waits through failures too, bounded by its deadline, and hurries reconnects.
  *
- * Connections are opened lazily (docs/routing.md, "Which providers a client connects to"): a
+ * Connections are opened lazily (docs/lazy-connections.md): a
  * provider gets connections when the client first routes a call or event to a pattern it serves
  * (then every known provider serving that pattern is connected, and so is every provider that
  * joins later serving it), or on `connect()`. Providers that serve nothing the client calls hold

@@ -9,7 +9,7 @@ import { recordingLogger, sleep, timed, waitUntil } from '../support/loopback-ut
 /**
  * Issue 19, on loopback: 50 real providers in 5 groups of 10, each group serving its own patterns,
  * registered with the metadata MsRpcServer publishes. A client connects only to the providers
- * serving what it calls (docs/routing.md, "Which providers a client connects to").
+ * serving what it calls (docs/lazy-connections.md).
  */
 
 const GROUPS = 5;

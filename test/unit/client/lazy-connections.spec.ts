@@ -12,7 +12,7 @@ import type { StaticAddress } from '../../../lib/registry/static-registry.js';
 import { MemoryProviders } from '../../../bench/scale/memory-sockets.js';
 
 /**
- * Issue 19: which providers a client connects to (docs/routing.md). Providers are in-memory peers
+ * Issue 19: which providers a client connects to (docs/lazy-connections.md). Providers are in-memory peers
  * speaking the real protocol; the registry delivers them with the metadata MsRpcServer registers.
  */
 
