@@ -5,12 +5,14 @@ import { Connection } from '../connection/connection.js';
 import { Directory, RemovalReason } from '../directory/directory.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
 import { NoHandlerError } from '../errors/no-handler-error.js';
-import { NoProviderError, ProviderFailure } from '../errors/no-provider-error.js';
+import { NoProviderError } from '../errors/no-provider-error.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import type { OutlierDetector } from '../routing/outlier-detector.js';
-import { PatternIndex, PatternKind } from '../routing/pattern-index.js';
-import { ProviderCandidate } from './provider-candidate.js';
-import { RouteState, RouteTable } from './route-table.js';
+import type { PatternKind } from '../routing/pattern-index.js';
+import { failFastError, waitExpiredError } from './pick-failures.js';
+import type { ProviderCandidate } from './provider-candidate.js';
+import { RouteLists } from './route-lists.js';
+import type { RouteState } from './route-table.js';
 
 /** What restricts the providers of one call. */
 export interface RouteFilter {
@@ -63,29 +65,20 @@ export interface PendingPick {
  * with the providers' failures once every one of them failed its latest attempt; with
  * `waitForReady` it waits through failures too, bounded by its deadline, and hurries reconnects.
  *
- * Connections are opened lazily (docs/lazy-connections.md): a
- * provider gets connections when the client first routes a call or event to a pattern it serves
- * (then every known provider serving that pattern is connected, and so is every provider that
- * joins later serving it), or on `connect()`. Providers that serve nothing the client calls hold
- * no Connection object and no socket.
+ * Connections are opened lazily (docs/lazy-connections.md): a provider gets connections when the
+ * client first routes a call or event to a pattern it serves (then every known provider serving
+ * that pattern is connected, and so is every provider that joins later serving it), or on
+ * `connect()`. Providers that serve nothing the client calls hold no Connection object and no
+ * socket.
  *
  * Per route the candidate lists are cached, frozen, and rebuilt only when the directory, a
- * connection's availability or an ejection changed ({@link RouteState}): a pick is a map lookup
+ * connection's availability or an ejection changed ({@link RouteLists}): a pick is a map lookup
  * and the balancer's own pick, whatever the number of providers.
  */
 export class ProviderRouter {
   private readonly waiters = new Set<Waiter>();
   private closed = false;
-  private readonly patterns = new PatternIndex();
-  private readonly routes = new RouteTable();
-  /** The route of a call without a pattern constraint (connect(), an event nobody declares). */
-  private anyRoute = new RouteState(undefined, 'patterns');
-  /** Provider addresses this router holds in the channel cache (it asked for their connections). */
-  private readonly held = new Set<string>();
-  /** One candidate object per held provider, shared by the route lists. */
-  private readonly candidates = new Map<string, ProviderCandidate>();
-  /** Moves on every change the route lists depend on (providers, connection availability). */
-  private version = 0;
+  private readonly lists: RouteLists;
 
   constructor(
     private readonly service: string,
@@ -94,8 +87,13 @@ export class ProviderRouter {
     private readonly balancer: Balancer,
     private readonly discovery: RouterDiscovery,
     private readonly clock: Clock = systemClock,
-    private readonly outliers?: OutlierDetector,
-  ) {}
+    outliers?: OutlierDetector,
+  ) {
+    // A route's first call connects every provider serving it.
+    this.lists = new RouteLists(directory, channels, outliers, (state) => {
+      if (!this.closed) for (const instance of state.serving) this.connect(instance);
+    });
+  }
 
   /**
    * A ready connection now, or undefined. The hot path: a route lookup, the balancer's pick over
@@ -103,7 +101,7 @@ export class ProviderRouter {
    * ejected outliers and providers that already failed the call only when nothing better is there.
    */
   pickNow(context?: PickContext, route?: RouteFilter): Connection | undefined {
-    const state = this.current(route);
+    const state = this.lists.current(route);
     const exclude = route?.exclude;
     if (exclude !== undefined && exclude.size > 0) return this.pickExcluding(state, exclude, context);
     const list = state.ready.length > 0 ? state.ready : state.ejected;
@@ -120,7 +118,7 @@ export class ProviderRouter {
    * metadata, or the Hello of a provider that connected): the call can fail at once.
    */
   isUnserved(route: RouteFilter): boolean {
-    return this.directory.size > 0 && this.current(route).serving.length === 0;
+    return this.directory.size > 0 && this.lists.current(route).serving.length === 0;
   }
 
   /**
@@ -188,10 +186,7 @@ export class ProviderRouter {
     if (this.closed) return;
     const connections = this.channels.ensure(instance.host, instance.port, this);
     if (connections.length === 0) return; // the channel cache is closed
-    if (!this.held.has(instance.id)) {
-      this.held.add(instance.id);
-      this.version++;
-    }
+    this.lists.hold(instance.id);
     this.channels.connectIdle(instance.id);
     // A shared cache may hand over a connection another client already made ready: no state
     // change will follow, so waiting calls must be served now or they wait until their timeout.
@@ -200,8 +195,8 @@ export class ProviderRouter {
 
   /** A provider joined the directory: connected at once when it serves a route this client uses. */
   onAdded(instance: ServiceInstance): void {
-    this.version++;
-    if (this.wants(instance)) this.connect(instance);
+    this.lists.changed();
+    if (!this.closed && this.lists.wants(instance)) this.connect(instance);
   }
 
   /**
@@ -218,7 +213,7 @@ export class ProviderRouter {
    * backoff tick, which can be up to the backoff cap away after a long outage.
    */
   onUpdated(instance: ServiceInstance): void {
-    this.version++;
+    this.lists.changed();
     if (this.closed) return;
     this.channels.reconnectSoon(instance.id, 'the registry announced it again');
   }
@@ -233,14 +228,12 @@ export class ProviderRouter {
 
   /** A connection of one of this router's providers changed state, or its server is draining. */
   onConnectionChanged(): void {
-    this.version++;
+    this.lists.changed();
   }
 
   /** The provider left this router's directory (or the client closed): let go of its connections. */
   release(address: string, reason: string, graceMs: number): void {
-    this.held.delete(address);
-    this.version++;
-    this.candidates.delete(address);
+    this.lists.drop(address);
     this.channels.release(address, this, reason, graceMs);
   }
 
@@ -283,24 +276,24 @@ export class ProviderRouter {
   /** Providers of this router with at least one ready connection. */
   readyProviderCount(): number {
     let n = 0;
-    for (const address of this.held) if (this.isReady(address)) n++;
+    for (const address of this.lists.heldAddresses()) if (this.isReady(address)) n++;
     return n;
   }
 
   /** Whether any provider of this router has a ready connection (stops at the first). */
   hasReadyProvider(): boolean {
-    for (const address of this.held) if (this.isReady(address)) return true;
+    for (const address of this.lists.heldAddresses()) if (this.isReady(address)) return true;
     return false;
   }
 
   /** Providers this router holds connections to (diagnostics and tests). */
   get connectedProviderCount(): number {
-    return this.held.size;
+    return this.lists.heldCount;
   }
 
   /** Routes remembered, at most MAX_ROUTES of each kind (diagnostics and tests). */
   get routeCount(): number {
-    return this.routes.size;
+    return this.lists.routeCount;
   }
 
   /** Fails every waiting pick and lets go of every provider's connections; {@link reopen} undoes it. */
@@ -310,11 +303,9 @@ export class ProviderRouter {
       this.dropWaiter(waiter);
       waiter.reject(new ClientClosedError('client closed while the call waited for a provider'));
     }
-    for (const address of [...this.held]) this.release(address, 'client closed', graceMs);
+    for (const address of this.lists.heldAddresses()) this.release(address, 'client closed', graceMs);
     // A client used again starts from nothing: its routes connect their providers on first use.
-    this.routes.clear();
-    this.anyRoute = new RouteState(undefined, 'patterns');
-    this.version++;
+    this.lists.reset();
   }
 
   /** Routes again after {@link close}: connections are opened afresh as calls need them. */
@@ -322,52 +313,8 @@ export class ProviderRouter {
     this.closed = false;
   }
 
-  /** The route's state with current lists; a route seen for the first time connects its providers. */
-  private current(route: RouteFilter | undefined): RouteState {
-    let state: RouteState | undefined = route === undefined ? this.anyRoute : this.routes.get(route.pattern, route.kind);
-    if (state === undefined) {
-      state = this.routes.add(route!.pattern, route!.kind);
-      this.rebuild(state);
-      if (!this.closed) for (const instance of state.serving) this.connect(instance);
-    }
-    // Lifts ejections that are over (it reads the clock once); a change moves the generation.
-    this.outliers?.tick();
-    if (state.builtAt !== this.version || state.outlierGeneration !== (this.outliers?.generation ?? 0)) this.rebuild(state);
-    return state;
-  }
-
-  private rebuild(state: RouteState): void {
-    const route: RouteFilter | undefined = state.pattern === undefined ? undefined : { pattern: state.pattern, kind: state.kind };
-    const serving: ServiceInstance[] = [];
-    const ready: ProviderCandidate[] = [];
-    let ejected: ProviderCandidate[] | undefined;
-    for (const instance of this.directory.values()) {
-      if (route && !this.servesRoute(instance, route)) continue;
-      serving.push(instance);
-      const candidate = this.candidateFor(instance);
-      if (candidate === undefined) continue;
-      if (this.outliers?.isEjected(instance.id)) (ejected ??= []).push(candidate);
-      else ready.push(candidate);
-    }
-    state.set(serving, ready, ejected, this.version, this.outliers?.generation ?? 0);
-  }
-
-  /** The provider as a candidate when this router holds it and one of its connections is available. */
-  private candidateFor(instance: ServiceInstance): ProviderCandidate | undefined {
-    if (!this.held.has(instance.id)) return undefined;
-    const connections = this.channels.get(instance.id);
-    if (connections === undefined || this.channels.pickAvailable(instance.id) === undefined) return undefined;
-    let candidate = this.candidates.get(instance.id);
-    if (candidate === undefined || candidate.instance !== instance || candidate.connections !== connections) {
-      candidate = new ProviderCandidate(instance, connections);
-      this.candidates.set(instance.id, candidate);
-    }
-    return candidate;
-  }
-
   private repick(state: RouteState, context: PickContext | undefined): Connection | undefined {
-    this.version++;
-    this.rebuild(state);
+    this.lists.refresh(state);
     const list = state.ready.length > 0 ? state.ready : state.ejected;
     return list.length === 0 ? undefined : this.balancer.pick(list, context)?.connection();
   }
@@ -397,15 +344,6 @@ export class ProviderRouter {
     return this.balancer.pick(candidates, context)?.connection();
   }
 
-  /** A provider that joined is connected at once when it serves a route this client uses. */
-  private wants(instance: ServiceInstance): boolean {
-    if (this.closed) return false;
-    for (const state of this.routes.all()) {
-      if (this.servesRoute(instance, { pattern: state.pattern!, kind: state.kind })) return true;
-    }
-    return false;
-  }
-
   private isReady(address: string): boolean {
     if (!this.directory.get(address)) return false;
     for (const c of this.channels.get(address) ?? []) if (c.state === 'ready') return true;
@@ -428,81 +366,24 @@ export class ProviderRouter {
   }
 
   /**
-   * Why a call on `route` cannot be served and waiting would not help, or undefined (it waits).
-   * When every provider serving the route refused our credentials (AuthError, TlsHandshakeError),
-   * that refusal, whatever `waitForReady` says: retrying the same credentials cannot succeed. Else,
-   * without `waitForReady`: a NoProviderError once every provider serving the route failed its
-   * latest connect attempt (none connecting, ready, lost after being ready, or not tried yet: a
-   * provider this client never connected makes the call wait for the attempt its call starts), or
-   * once the registry answered that none is registered. Off the hot path: only consulted when no
-   * connection is ready.
+   * Why a call on `route` cannot be served and waiting would not help, or undefined (it waits): a
+   * NoProviderError once the registry answered that none is registered (without `waitForReady`),
+   * else what {@link failFastError} finds among the providers serving the route. Off the hot path:
+   * only consulted when no connection is ready.
    */
   private failureFor(route: RouteFilter | undefined, waitForReady: boolean): Error | undefined {
     if (this.directory.size === 0) {
       if (waitForReady || !this.discovery.answered) return undefined;
       return new NoProviderError(this.service, 'no provider is registered', { pattern: route?.pattern });
     }
-    const failures: ProviderFailure[] = [];
-    let refusal: Error | undefined;
-    let allRefused = true;
-    for (const instance of this.current(route).serving) {
-      const connections = this.channels.get(instance.id);
-      if (!this.held.has(instance.id) || !connections || connections.length === 0) return undefined;
-      let first: Error | undefined;
-      for (const c of connections) {
-        const failure = c.state === 'transient-failure' ? c.lastAttemptFailure : undefined;
-        if (!failure) return undefined;
-        first ??= failure;
-        if (c.rejection) refusal ??= c.rejection;
-        else allRefused = false;
-      }
-      failures.push({ address: instance.id, error: first! });
-    }
-    if (failures.length === 0) return undefined;
-    if (allRefused) return refusal;
-    if (waitForReady) return undefined;
-    return new NoProviderError(this.service, `the latest connect attempt of every provider failed`, {
-      pattern: route?.pattern,
-      failures,
-    });
+    const serving = this.lists.current(route).serving;
+    return failFastError(this.service, serving, this.channels, (address) => this.lists.isHeld(address), route, waitForReady);
   }
 
-  /** The error of a wait that ran out of time: what was known, and why none was ready. */
   private expired(timeoutMs: number, route: RouteFilter | undefined): NoProviderError {
     const known = this.directory.size;
-    const failures: ProviderFailure[] = [];
-    for (const instance of known > 0 ? this.current(route).serving : []) {
-      const failed = this.channels.get(instance.id)?.find((c) => c.lastAttemptFailure !== undefined);
-      if (failed) failures.push({ address: instance.id, error: failed.lastAttemptFailure! });
-    }
-    const registryError = this.discovery.lastError;
-    let detail: string;
-    if (known > 0) detail = `none of ${known} known provider(s) became ready within ${timeoutMs} ms`;
-    else if (registryError) detail = `no provider known after ${timeoutMs} ms: the registry failed (${registryError.message})`;
-    else if (this.discovery.answered) detail = `no provider was registered within ${timeoutMs} ms`;
-    else detail = `no answer from the registry within ${timeoutMs} ms`;
-    return new NoProviderError(this.service, detail, {
-      pattern: route?.pattern,
-      failures,
-      waitedMs: timeoutMs,
-      cause: failures.length === 0 ? registryError : undefined,
-    });
-  }
-
-  /**
-   * Whether `instance` serves the route's pattern: its registration metadata says (discovery
-   * mode), else the Hello of one of its connections (direct mode); not knowing counts as yes.
-   */
-  private servesRoute(instance: ServiceInstance, route: RouteFilter): boolean {
-    const declared = this.patterns.lookup(instance, route.pattern, route.kind);
-    if (declared !== undefined) return declared;
-    let said: boolean | undefined;
-    for (const c of this.channels.get(instance.id) ?? []) {
-      const serves = c.serves(route.pattern, route.kind);
-      if (serves) return true;
-      said ??= serves;
-    }
-    return said !== false;
+    const serving = known > 0 ? this.lists.current(route).serving : [];
+    return waitExpiredError(this.service, known, serving, this.channels, this.discovery, timeoutMs, route);
   }
 
   /**
@@ -513,7 +394,7 @@ export class ProviderRouter {
   private kick(route: RouteFilter | undefined): void {
     if (this.directory.size === 0) this.discovery.requestResolution();
     if (route === undefined) this.connectAll();
-    else for (const instance of this.current(route).serving) this.connect(instance);
+    else for (const instance of this.lists.current(route).serving) this.connect(instance);
     this.hurryReconnects();
   }
 
@@ -522,7 +403,7 @@ export class ProviderRouter {
    * be back already; the watchdog spaces these hints per connection, however many calls wait.
    */
   private hurryReconnects(): void {
-    for (const address of this.held) this.channels.reconnectSoon(address, 'a call is waiting for a provider');
+    for (const address of this.lists.heldAddresses()) this.channels.reconnectSoon(address, 'a call is waiting for a provider');
   }
 }
 
