@@ -118,7 +118,7 @@ export class ProviderRouter {
    * metadata, or the Hello of a provider that connected): the call can fail at once.
    */
   isUnserved(route: RouteFilter): boolean {
-    return this.directory.size > 0 && this.lists.current(route).serving.length === 0;
+    return this.directory.size > 0 && this.lists.serving(route).length === 0;
   }
 
   /**
@@ -376,13 +376,13 @@ export class ProviderRouter {
       if (waitForReady || !this.discovery.answered) return undefined;
       return new NoProviderError(this.service, 'no provider is registered', { pattern: route?.pattern });
     }
-    const serving = this.lists.current(route).serving;
+    const serving = this.lists.serving(route);
     return failFastError(this.service, serving, this.channels, (address) => this.lists.isHeld(address), route, waitForReady);
   }
 
   private expired(timeoutMs: number, route: RouteFilter | undefined): NoProviderError {
     const known = this.directory.size;
-    const serving = known > 0 ? this.lists.current(route).serving : [];
+    const serving = known > 0 ? this.lists.serving(route) : [];
     return waitExpiredError(this.service, known, serving, this.channels, this.discovery, timeoutMs, route);
   }
 
@@ -394,7 +394,7 @@ export class ProviderRouter {
   private kick(route: RouteFilter | undefined): void {
     if (this.directory.size === 0) this.discovery.requestResolution();
     if (route === undefined) this.connectAll();
-    else for (const instance of this.lists.current(route).serving) this.connect(instance);
+    else for (const instance of this.lists.serving(route)) this.connect(instance);
     this.hurryReconnects();
   }
 

@@ -69,17 +69,35 @@ export class RouteLists {
     return this.routes.size;
   }
 
-  /** The route's state with current lists; a route seen for the first time goes to `onNewRoute` first. */
+  /**
+   * The route's state with lists current for a pick; a route seen for the first time goes to
+   * `onNewRoute` first.
+   */
   current(route: RouteFilter | undefined): RouteState {
+    const state = this.upToDate(route);
+    const outliers = this.outliers;
+    // Ejections decide between two or more candidates only: one is picked either way.
+    if (outliers !== undefined && state.ready.length + state.ejected.length > 1) {
+      // Lifts ejections that are over (one clock reading); a change moves the generation.
+      outliers.tick();
+      if (state.outlierGeneration !== outliers.generation) this.rebuild(state);
+    }
+    return state;
+  }
+
+  /** The providers serving the route (no clock reading: ejections do not matter here). */
+  serving(route: RouteFilter | undefined): readonly ServiceInstance[] {
+    return this.upToDate(route).serving;
+  }
+
+  private upToDate(route: RouteFilter | undefined): RouteState {
     let state: RouteState | undefined = route === undefined ? this.anyRoute : this.routes.get(route.pattern, route.kind);
     if (state === undefined) {
       state = this.routes.add(route!.pattern, route!.kind);
       this.rebuild(state);
       this.onNewRoute(state);
     }
-    // Lifts ejections that are over (it reads the clock once); a change moves the generation.
-    this.outliers?.tick();
-    if (state.builtAt !== this.version || state.outlierGeneration !== (this.outliers?.generation ?? 0)) this.rebuild(state);
+    if (state.builtAt !== this.version) this.rebuild(state);
     return state;
   }
 
