@@ -208,9 +208,9 @@ export class ProviderRouter {
   }
 
   /**
-   * The registry announced a known provider again with a new registration (it
-   * restarted on the same address): a connection lost to it is worth trying now, not at its next
-   * backoff tick, which can be up to the backoff cap away after a long outage.
+   * The registry announced a known provider again with a new registration (it restarted on the
+   * same address): a connection lost to it is worth trying now, not at its next backoff tick,
+   * which can be up to the backoff cap away after a long outage.
    */
   onUpdated(instance: ServiceInstance): void {
     this.lists.changed();
@@ -219,8 +219,8 @@ export class ProviderRouter {
   }
 
   /**
-   * A directory update is applied. Calls waiting for providers of a pattern nobody turned
-   * out to serve fail now; the others may find a joiner ready (a shared channel cache's).
+   * A directory update is applied. Calls waiting for providers of a pattern nobody turned out to
+   * serve fail now; the others may find a joiner ready (a shared channel cache's).
    */
   onChanged(): void {
     if (this.waiters.size > 0) this.onAvailable();
@@ -276,19 +276,19 @@ export class ProviderRouter {
   /** Providers of this router with at least one ready connection. */
   readyProviderCount(): number {
     let n = 0;
-    for (const address of this.lists.heldAddresses()) if (this.isReady(address)) n++;
+    for (const address of this.lists.heldAddresses) if (this.isReady(address)) n++;
     return n;
   }
 
   /** Whether any provider of this router has a ready connection (stops at the first). */
   hasReadyProvider(): boolean {
-    for (const address of this.lists.heldAddresses()) if (this.isReady(address)) return true;
+    for (const address of this.lists.heldAddresses) if (this.isReady(address)) return true;
     return false;
   }
 
   /** Providers this router holds connections to (diagnostics and tests). */
   get connectedProviderCount(): number {
-    return this.lists.heldCount;
+    return this.lists.heldAddresses.size;
   }
 
   /** Routes remembered, at most MAX_ROUTES of each kind (diagnostics and tests). */
@@ -303,7 +303,7 @@ export class ProviderRouter {
       this.dropWaiter(waiter);
       waiter.reject(new ClientClosedError('client closed while the call waited for a provider'));
     }
-    for (const address of this.lists.heldAddresses()) this.release(address, 'client closed', graceMs);
+    for (const address of [...this.lists.heldAddresses]) this.release(address, 'client closed', graceMs);
     // A client used again starts from nothing: its routes connect their providers on first use.
     this.lists.reset();
   }
@@ -403,7 +403,7 @@ export class ProviderRouter {
    * be back already; the watchdog spaces these hints per connection, however many calls wait.
    */
   private hurryReconnects(): void {
-    for (const address of this.lists.heldAddresses()) this.channels.reconnectSoon(address, 'a call is waiting for a provider');
+    for (const address of this.lists.heldAddresses) this.channels.reconnectSoon(address, 'a call is waiting for a provider');
   }
 }
 

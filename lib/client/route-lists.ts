@@ -56,13 +56,9 @@ export class RouteLists {
     return this.held.has(address);
   }
 
-  /** The held providers' addresses (a copy: walking it may change what is held). */
-  heldAddresses(): string[] {
-    return [...this.held];
-  }
-
-  get heldCount(): number {
-    return this.held.size;
+  /** The held providers' addresses; copy it before a walk that may hold or drop some. */
+  get heldAddresses(): ReadonlySet<string> {
+    return this.held;
   }
 
   get routeCount(): number {
