@@ -16,6 +16,8 @@ export interface BenchArgs {
   readonly rounds: number;
   readonly codec: Codec;
   readonly only: readonly SystemName[];
+  /** The large-service rows (in-process): `--only` naming `scale`, or no `--only` outside `--quick`. */
+  readonly scale: boolean;
   /** Workload ids to run (exact ids as printed, e.g. `echo 16KiB x16`); empty = all. */
   readonly workloads: readonly string[];
 }
@@ -30,7 +32,8 @@ export const USAGE = `Usage: npm run bench -- [options]
                       is below --min-ratio times the best nest-tcp round
   --min-ratio <n>     threshold for --quick (default 2)
   --codec json|msgpack  ms-rpc codec (default json)
-  --only a,b          systems to run, from: ${SYSTEM_NAMES.join(', ')}
+  --only a,b          systems to run, from: ${SYSTEM_NAMES.join(', ')}; and \`scale\` for the
+                      large-service rows (in-process, no sockets: pushes, picks, heap, lazy connects)
   --workload a,b      workloads to run, by id as printed (e.g. "echo 16KiB x16"); default all
   --help`;
 
@@ -69,6 +72,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | 'help' {
     codec: parseCodec(values.codec),
     // The guard needs ms-rpc and nest-tcp only; the others would make it slower, not safer.
     only: parseOnly(values.only, quick ? ['ms-rpc', 'nest-tcp'] : SYSTEM_NAMES),
+    scale: values.only === undefined ? !quick : onlyNames(values.only).includes(SCALE),
     workloads: (values.workload ?? '').split(',').map((w) => w.trim()).filter(Boolean),
   };
 }
@@ -96,12 +100,19 @@ function parseCodec(raw: string | undefined): Codec {
   return raw as Codec;
 }
 
+/** `--only` value for the large-service rows. */
+const SCALE = 'scale';
+
+function onlyNames(raw: string): string[] {
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
 function parseOnly(raw: string | undefined, fallback: readonly SystemName[]): SystemName[] {
   if (raw === undefined) return [...fallback];
-  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = names.filter((n) => !isSystemName(n));
+  const names = onlyNames(raw);
+  const unknown = names.filter((n) => !isSystemName(n) && n !== SCALE);
   if (unknown.length || !names.length) {
-    throw new UsageError(`--only takes a comma list of ${SYSTEM_NAMES.join(', ')}; got "${raw}"`);
+    throw new UsageError(`--only takes a comma list of ${SYSTEM_NAMES.join(', ')}, ${SCALE}; got "${raw}"`);
   }
   return SYSTEM_NAMES.filter((n) => names.includes(n));
 }

@@ -39,6 +39,7 @@ function clientArgs(system: SystemSpec, workload: IdleConnectionsWorkload): stri
     case 'ms-rpc-otel-sdk':
       return ['--mode', 'ms-rpc', ...(hb ? ['--interval', String(hb.intervalMs), '--heartbeat-timeout', String(hb.timeoutMs)] : [])];
     case 'raw-net':
+    case 'raw-json':
       // The rate an idle ms-rpc connection pings at.
       return ['--mode', 'raw', '--interval', String(hb?.intervalMs ?? DEFAULT_CONNECTION_OPTIONS.idleHeartbeatInterval)];
     case 'nest-tcp':

@@ -1,6 +1,6 @@
 /**
- * Framing shared by the raw-net baseline's client and server:
- * `[u32 BE length of the rest][u32 BE request id][payload bytes]`.
+ * Framing shared by the raw baselines' clients and servers (raw-net, raw-json):
+ * `[u32 BE length of the rest][u32 BE request id][body bytes]`.
  */
 
 export const LENGTH_BYTES = 4;
@@ -11,20 +11,39 @@ export interface OutgoingFrame {
   readonly payload: string;
 }
 
-/** Encodes a batch of requests into one buffer (one allocation, one write). */
-export function encodeFrames(frames: readonly OutgoingFrame[]): Buffer {
+/**
+ * How a baseline turns its body strings into bytes: raw-net writes its ASCII payload as latin1
+ * (one byte per char, no scan); raw-json writes JSON text as UTF-8, as any JSON transport must.
+ */
+export type BodyEncoding = 'latin1' | 'utf8';
+
+/** Encodes a batch of frames into one buffer (one allocation, one write). */
+export function encodeFrames(frames: readonly OutgoingFrame[], encoding: BodyEncoding = 'latin1'): Buffer {
   let total = 0;
-  for (const f of frames) total += LENGTH_BYTES + ID_BYTES + f.payload.length;
+  for (const f of frames) total += LENGTH_BYTES + ID_BYTES + bodyBytes(f.payload, encoding);
   const out = Buffer.allocUnsafe(total);
   let offset = 0;
   for (const f of frames) {
-    // latin1: one byte per char, and the payloads are ASCII.
-    out.writeUInt32BE(ID_BYTES + f.payload.length, offset);
-    out.writeUInt32BE(f.id, offset + LENGTH_BYTES);
+    const start = offset;
     offset += LENGTH_BYTES + ID_BYTES;
-    offset += out.write(f.payload, offset, 'latin1');
+    offset += out.write(f.payload, offset, encoding);
+    out.writeUInt32BE(offset - start - LENGTH_BYTES, start);
+    out.writeUInt32BE(f.id, start + LENGTH_BYTES);
   }
   return out;
+}
+
+/** One frame in a buffer of its own (a server answering frame by frame inside a cork). */
+export function encodeFrame(id: number, body: string, encoding: BodyEncoding): Buffer {
+  const out = Buffer.allocUnsafe(LENGTH_BYTES + ID_BYTES + bodyBytes(body, encoding));
+  out.writeUInt32BE(out.length - LENGTH_BYTES, 0);
+  out.writeUInt32BE(id, LENGTH_BYTES);
+  out.write(body, LENGTH_BYTES + ID_BYTES, encoding);
+  return out;
+}
+
+function bodyBytes(body: string, encoding: BodyEncoding): number {
+  return encoding === 'latin1' ? body.length : Buffer.byteLength(body, 'utf8');
 }
 
 /**

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { BenchArgs } from './cli-args.js';
 import type { CpuPerRequest } from './cpu-usage.js';
 import type { LatencySummary } from './load-loop.js';
+import type { ScaleMeasurement } from './scale/scale-types.js';
 import type { SystemName } from './systems.js';
 
 /** One echo cell: one system, one workload. */
@@ -74,7 +75,17 @@ export interface IdleCellResult {
   readonly error?: string;
 }
 
-export type CellResult = EchoCellResult | IdleCellResult;
+/** The large-service rows (one cell: bench/scale/). */
+export interface ScaleCellResult {
+  readonly workload: string;
+  readonly kind: 'scale';
+  readonly system: 'ms-rpc';
+  readonly codec: string;
+  readonly scale?: ScaleMeasurement;
+  readonly error?: string;
+}
+
+export type CellResult = EchoCellResult | IdleCellResult | ScaleCellResult;
 
 /**
  * Each (workload, system)'s best round by req/s. The best round is the one least disturbed by
@@ -122,16 +133,48 @@ export function formatIdleTable(results: readonly CellResult[]): string {
   return lines.join('\n');
 }
 
+/** The large-service rows, one line each. */
+export function formatScaleTable(results: readonly CellResult[]): string {
+  const cells = results.filter((r): r is ScaleCellResult => r.kind === 'scale');
+  const lines: string[] = [];
+  for (const r of cells) {
+    if (r.error || !r.scale) {
+      lines.push(`${r.workload}  FAILED: ${r.error ?? 'no measurement'}`);
+      continue;
+    }
+    const m = r.scale;
+    const pct = Math.round(m.changedShare * 100);
+    lines.push(`${r.workload} (in-process, no sockets)`);
+    const ms = (xs: readonly number[]) => xs.map((x) => x.toFixed(1)).join(', ');
+    for (const p of m.push) {
+      lines.push(
+        `  push, ${pct} % of ${m.providers} changed, ${p.balancer.padEnd(17)} median ${p.medianMs.toFixed(2)} ms ` +
+          `(each: ${ms(p.applyMs)}; listener ${ms(p.listenerMs)}; first pick ${ms(p.pickMs)})`,
+      );
+    }
+    for (const p of m.pick) lines.push(`  pick, ${m.providers} ready, ${p.balancer.padEnd(19)} ${p.ns.toFixed(0)} ns`);
+    lines.push(
+      `  heap per known, unconnected provider ${formatBytes(m.heap.perProviderBytes)} ` +
+        `(meanwhile ${m.heap.connectionsOpened} providers connected, ${m.heap.connectionObjects} with Connection objects)`,
+    );
+    lines.push(
+      `  lazy: ${m.lazy.calls} calls on ${m.lazy.patternsCalled} patterns served by ${m.lazy.serving} of ${m.lazy.known} providers ` +
+        `opened ${m.lazy.addressesOpened} (Connection objects for ${m.lazy.connectionObjects})`,
+    );
+  }
+  return lines.join('\n');
+}
+
 export function formatBytes(bytes: number): string {
   return Math.abs(bytes) >= 1024 ? `${(bytes / 1024).toFixed(2)} KiB` : `${Math.round(bytes)} B`;
 }
 
 export function formatTable(all: readonly CellResult[]): string {
   const results = echoResults(all);
-  const header = ['workload', 'system', 'codec', 'req/s', 'p50', 'p99', 'cpu/call c+s', 'vs nest-tcp', 'vs raw-net'];
+  const header = ['workload', 'system', 'codec', 'req/s', 'p50', 'p99', 'cpu/call c+s', 'vs nest-tcp', 'vs raw-json', 'vs raw-net'];
   const rows = results.map((r) =>
     r.error
-      ? [r.workload, r.system, r.codec, 'FAILED', '', '', '', '', '', `  ${r.error}`]
+      ? [r.workload, r.system, r.codec, 'FAILED', '', '', '', '', '', '', `  ${r.error}`]
       : [
           r.workload,
           r.system,
@@ -141,6 +184,7 @@ export function formatTable(all: readonly CellResult[]): string {
           formatUs(r.latencyUs.p99),
           r.cpuUsPerRequest ? formatCpu(r.cpuUsPerRequest) : '-',
           formatRatio(ratio(all, r, 'nest-tcp')),
+          formatRatio(ratio(all, r, 'raw-json')),
           formatRatio(ratio(all, r, 'raw-net')),
         ],
   );

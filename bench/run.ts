@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: echo round trips through ms-rpc, Nest's TCP transport and a raw node:net
- * baseline, alternating systems within each workload cell so drift hits all of them equally.
+ * `npm run bench`: echo round trips through ms-rpc, Nest's TCP transport and two raw node:net
+ * baselines (raw-json: JSON over minimal framing, the targets' baseline; raw-net: bytes only, the
+ * socket limit), alternating systems within each workload cell so drift hits all of them equally.
  * This process only orchestrates: every server and every system's client runs in a child.
  */
 import { dirname, join } from 'node:path';
@@ -10,12 +11,14 @@ import { ChildProcesses } from './child-processes.js';
 import { ChildServers } from './child-server.js';
 import { parseBenchArgs, UsageError, USAGE, type BenchArgs } from './cli-args.js';
 import { runIdleCell } from './idle-cell.js';
+import { runScaleCell } from './scale-cell.js';
 import {
   bestOfRounds,
   describeEnvironment,
   echoResults,
   formatCpu,
   formatIdleTable,
+  formatScaleTable,
   formatTable,
   ratio,
   saveResults,
@@ -60,6 +63,8 @@ async function runCell(workload: Workload, system: SystemSpec, args: BenchArgs, 
   switch (workload.kind) {
     case 'idle-connections':
       return runIdleCell(workload, system, servers, processes);
+    case 'scale':
+      return runScaleCell(workload, processes);
     case 'echo': {
       const codec = workload.codec ?? args.codec;
       return clients.runEchoCell(workload, system, {
@@ -76,6 +81,7 @@ function progressLine(i: number, total: number, r: CellResult): string {
   const head = `[${i}/${total}] ${r.workload.padEnd(16)} ${r.system.padEnd(11)}`;
   if (r.error) return `${head} FAILED: ${r.error}`;
   if (r.kind === 'idle-connections') return `${head} ${formatIdleTable([r]).split('  ').slice(2).join('  ')}`;
+  if (r.kind === 'scale') return `${head} done (table below)`;
   const { p50, p99 } = r.latencyUs;
   const cpu = r.cpuUsPerRequest ? `  cpu/call ${formatCpu(r.cpuUsPerRequest)}` : '';
   return `${head} ${Math.round(r.reqPerSec).toLocaleString('en-US').padStart(9)} req/s  p50 ${p50} us  p99 ${p99} us${cpu}`;
@@ -143,12 +149,18 @@ async function main(): Promise<number> {
     args.workloads.length ? args.workloads.includes(w.id) : !args.quick || (w.kind === 'echo' && w.quick),
   );
   const systems = SYSTEMS.filter((s) => args.only.includes(s.name));
-  // The idle rows are about the server: the Promise fast path and the bare transport have nothing
-  // to add there, and a row with its own heartbeat settings is about heartbeats (Nest has none).
+  // The idle rows are about the server: the Promise fast path, the bare transport and raw-json
+  // (raw-net's sockets are the heartbeat floor there) have nothing to add, and a row with its own
+  // heartbeat settings is about heartbeats (Nest has none).
+  const idleSystems = new Set<string>(['ms-rpc', 'nest-tcp', 'raw-net']);
+  // The large-service rows measure the library alone, once, when `scale` is selected.
+  const scaleSystems = args.scale ? SYSTEMS.filter((s) => s.name === 'ms-rpc') : [];
   const systemsFor = (w: Workload) =>
-    w.kind !== 'idle-connections'
-      ? systems.filter((s) => !s.workloads || s.workloads.includes(w.id))
-      : systems.filter((s) => !s.workloads && s.name !== 'ms-rpc-call' && s.name !== 'ms-rpc-bare' && (!w.heartbeat || s.name !== 'nest-tcp'));
+    w.kind === 'scale'
+      ? scaleSystems
+      : w.kind === 'echo'
+        ? systems.filter((s) => !s.workloads || s.workloads.includes(w.id))
+        : systems.filter((s) => !s.workloads && idleSystems.has(s.name) && (!w.heartbeat || s.name !== 'nest-tcp'));
   const processes = new ChildProcesses();
   processes.installTeardown();
   const servers = new ChildServers(processes);
@@ -156,7 +168,7 @@ async function main(): Promise<number> {
   const startedAt = new Date().toISOString();
   const total = workloads.reduce((n, w) => n + (w.kind === 'echo' ? args.rounds : 1) * systemsFor(w).length, 0);
   console.log(
-    `bench: ${workloads.length} workload(s) x ${systems.map((s) => s.name).join(', ')}; ` +
+    `bench: ${workloads.length} workload(s) x ${[...systems.map((s) => s.name), ...(args.scale ? ['scale'] : [])].join(', ')}; ` +
       `warm-up ${args.warmupMs} ms, measure ${args.durationMs} ms, ${args.rounds} round(s), ms-rpc codec ${args.codec}\n`,
   );
 
@@ -184,6 +196,8 @@ async function main(): Promise<number> {
   console.log(`\n${formatTable(results)}`);
   const idleTable = formatIdleTable(results);
   if (idleTable) console.log(`\n${idleTable}`);
+  const scaleTable = formatScaleTable(results);
+  if (scaleTable) console.log(`\n${scaleTable}`);
   const targets = checkTargets(results);
   if (!args.quick) console.log(`\n${formatTargets(targets)}`);
   const path = await saveResults(RESULTS_DIR, {

@@ -5,7 +5,15 @@
 import type { EchoClient } from './clients/echo-client.js';
 import type { Codec } from './workloads.js';
 
-export type SystemName = 'ms-rpc' | 'ms-rpc-call' | 'ms-rpc-bare' | 'ms-rpc-otel-noop' | 'ms-rpc-otel-sdk' | 'nest-tcp' | 'raw-net';
+export type SystemName =
+  | 'ms-rpc'
+  | 'ms-rpc-call'
+  | 'ms-rpc-bare'
+  | 'ms-rpc-otel-noop'
+  | 'ms-rpc-otel-sdk'
+  | 'nest-tcp'
+  | 'raw-json'
+  | 'raw-net';
 
 export interface SystemSpec {
   readonly name: SystemName;
@@ -73,6 +81,16 @@ export const SYSTEMS: readonly SystemSpec[] = [
     createClient: async (port) => (await import('./clients/nest-tcp-client.js')).createNestTcpClient(port),
   },
   {
+    // The baseline of the echo targets: the least a transport for JS objects can do (raw-net's
+    // framing, JSON both ways; see clients/raw-json-client.ts).
+    name: 'raw-json',
+    serverScript: new URL('./servers/raw-json-server.js', import.meta.url),
+    serverArgs: () => [],
+    wireFormat: () => 'json',
+    createClient: async (port) => (await import('./clients/raw-json-client.js')).createRawJsonClient(port),
+  },
+  {
+    // Context, not a target: bytes echoed with no serialization, the socket limit.
     name: 'raw-net',
     serverScript: new URL('./servers/raw-net-server.js', import.meta.url),
     serverArgs: () => [],

@@ -2,6 +2,7 @@
  * The benchmark's workload table. Adding a row here is all it takes to measure a new cell;
  * a new `kind` additionally needs a runner in run.ts.
  */
+import type { ScaleWorkloadSpec } from './scale/scale-types.js';
 
 export type Codec = 'json' | 'msgpack';
 export const CODECS: readonly Codec[] = ['json', 'msgpack'];
@@ -39,7 +40,17 @@ export interface IdleConnectionsWorkload {
   readonly heartbeat?: { readonly intervalMs: number; readonly timeoutMs: number; readonly serverIdleMs: number };
 }
 
-export type Workload = EchoWorkload | IdleConnectionsWorkload;
+/**
+ * The large-service rows: in-process, no sockets (bench/scale/): applying registry pushes, picks
+ * per balancer, heap per known provider, and which providers a client connects to.
+ */
+export interface ScaleWorkload {
+  readonly kind: 'scale';
+  readonly id: string;
+  readonly spec: ScaleWorkloadSpec;
+}
+
+export type Workload = EchoWorkload | IdleConnectionsWorkload | ScaleWorkload;
 
 function echo(payloadBytes: number, concurrency: number, extra: Partial<EchoWorkload> = {}): EchoWorkload {
   const id = `echo ${formatBytes(payloadBytes)} x${concurrency}${extra.codec ? ` ${extra.codec}` : ''}`;
@@ -67,6 +78,8 @@ export const WORKLOADS: readonly Workload[] = [
     measureMs: 20_000,
     heartbeat: { intervalMs: 10_000, timeoutMs: 30_000, serverIdleMs: 30_000 },
   },
+  // 1,000 providers; for the heap and lazy rows in 100 groups of 10 serving different patterns.
+  { kind: 'scale', id: 'scale 1k providers', spec: { providers: 1000, shards: 100, changedShare: 0.1, pushes: 5 } },
 ];
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';

@@ -21,7 +21,8 @@ export type HashKeyFunction = (pattern: unknown, data: unknown) => string | unde
 export interface BalancerOptions {
   /**
    * A built-in strategy — 'random' (weighted random), 'round-robin' (smooth weighted round-robin),
-   * 'least-active' (fewest calls in flight), 'consistent-hash' (affinity on `hashKey`) — or your own:
+   * 'least-active' (fewest calls in flight; among more than 64 providers, the less busy of two
+   * picked by weight), 'consistent-hash' (affinity on `hashKey`) — or your own:
    * - a {@link BalancerFactory} `(options, deps) => Balancer`, called once per client (each client
    *   balances one service, so each gets its own rotation state). The form to use in
    *   `MsRpcModule.forRoot({ clientDefaults })`, which every client shares;

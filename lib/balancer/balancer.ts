@@ -23,6 +23,14 @@ export interface PickContext {
 /**
  * Picks one candidate per call. Pure over its input; holds at most its own rotation state
  * (keyed by instance id), so one instance serves one provider list: give each router its own.
+ *
+ * A frozen list (`Object.freeze`) is a promise from its caller: neither the array nor its
+ * candidates' `instance` and `weight` change while anyone may pick from it (`inFlight` may; it is
+ * read live). The router hands its balancer frozen lists, cached between changes, and a new one
+ * whenever a provider comes, goes, or changes; the built-in balancers keep what they derive from
+ * the frozen list they last saw (weight sums, the hash ring, rotation scores in arrays), so a pick
+ * among a thousand providers costs O(1) or O(log n) instead of a pass over all of them. Any other
+ * list is read afresh on every pick.
  */
 export interface Balancer {
   readonly name: string;
@@ -41,4 +49,9 @@ const MAX_WEIGHT = Number.MAX_VALUE;
 export function candidateWeight(candidate: Candidate): number {
   const weight = candidate.weight ?? candidate.instance.weight;
   return weight > 0 && weight <= MAX_WEIGHT ? weight : 0;
+}
+
+/** Whether a balancer may keep what it derives from `candidates` while it sees the same array (see Balancer). */
+export function isStableList(candidates: readonly Candidate[]): boolean {
+  return Object.isFrozen(candidates);
 }

@@ -18,28 +18,30 @@ export class HashRing {
   /** `owners[k]` is the member index (position in the build list) of `points[k]`. */
   private readonly owners: Uint32Array;
 
-  constructor(ids: readonly string[], counts: readonly number[]) {
+  constructor(
+    private readonly ids: readonly string[],
+    private readonly counts: readonly number[],
+    /** A ring of an earlier member list whose members' points are reused (see {@link rebuilt}). */
+    previous?: HashRing,
+  ) {
     const n = ids.length;
     if (n > MAX_MEMBERS) throw new RangeError(`a hash ring holds at most ${MAX_MEMBERS} members, got ${n}`);
-    // Rank by id so that collisions sort the same way whatever order the members came in.
-    const byId = Array.from(ids.keys()).sort((a, b) => (ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : a - b));
-    let total = 0;
-    for (let i = 0; i < n; i++) total += counts[i];
-    const keys = new Float64Array(total);
-    let k = 0;
-    for (let rank = 0; rank < n; rank++) {
-      const member = byId[rank];
-      const prefix = `${ids[member]}#`;
-      for (let j = 0; j < counts[member]; j++) keys[k++] = ringHash(prefix + j) * OWNER_SCALE + rank;
+    if (previous) {
+      [this.points, this.owners] = HashRing.merged(previous, ids, counts);
+      return;
     }
-    keys.sort();
-    this.points = new Uint32Array(total);
-    this.owners = new Uint32Array(total);
-    for (let p = 0; p < total; p++) {
-      const rank = keys[p] % OWNER_SCALE;
-      this.points[p] = (keys[p] - rank) / OWNER_SCALE;
-      this.owners[p] = byId[rank];
-    }
+    const all = Array.from(ids.keys());
+    [this.points, this.owners] = hashed(ids, counts, all);
+  }
+
+  /**
+   * The ring of `ids`/`counts`, equal to `new HashRing(ids, counts)`, built from this one: the
+   * points of members present in both with the same count are kept (a linear merge), only the
+   * others are hashed and sorted. A push that replaces 50 of 1,000 providers hashes 8,000 points
+   * instead of 160,000.
+   */
+  rebuilt(ids: readonly string[], counts: readonly number[]): HashRing {
+    return new HashRing(ids, counts, this);
   }
 
   /** Number of points (virtual nodes) on the ring. */
@@ -61,4 +63,70 @@ export class HashRing {
     }
     return this.owners[lo === size ? 0 : lo];
   }
+
+  /** The points of ids/counts: those `old` has for the same (id, count), merged with the rest hashed anew. */
+  private static merged(old: HashRing, ids: readonly string[], counts: readonly number[]): [Uint32Array, Uint32Array] {
+    const oldIndex = new Map<string, number>();
+    for (let i = 0; i < old.ids.length; i++) if (!oldIndex.has(old.ids[i])) oldIndex.set(old.ids[i], i);
+    // For each old member: its index in the new list when its points carry over, else -1.
+    const carried = new Int32Array(old.ids.length).fill(-1);
+    const fresh: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const o = oldIndex.get(ids[i]);
+      if (o !== undefined && old.counts[o] === counts[i] && carried[o] < 0) carried[o] = i;
+      else fresh.push(i);
+    }
+    const oldPoints = old.points;
+    const oldOwners = old.owners;
+    let keptTotal = 0;
+    for (let p = 0; p < oldPoints.length; p++) if (carried[oldOwners[p]] >= 0) keptTotal++;
+    const [freshPoints, freshOwners] = hashed(ids, counts, fresh);
+    const total = keptTotal + freshPoints.length;
+    const points = new Uint32Array(total);
+    const owners = new Uint32Array(total);
+    let a = 0;
+    let b = 0;
+    for (let k = 0; k < total; k++) {
+      while (a < oldPoints.length && carried[oldOwners[a]] < 0) a++;
+      // Both runs are sorted by (hash, id, list position), as a ring built from scratch is.
+      let takeOld = a < oldPoints.length;
+      if (takeOld && b < freshPoints.length && oldPoints[a] >= freshPoints[b]) {
+        const mine = carried[oldOwners[a]];
+        const theirs = freshOwners[b];
+        takeOld = oldPoints[a] === freshPoints[b] && (ids[mine] < ids[theirs] || (ids[mine] === ids[theirs] && mine < theirs));
+      }
+      if (takeOld) {
+        points[k] = oldPoints[a];
+        owners[k] = carried[oldOwners[a++]];
+      } else {
+        points[k] = freshPoints[b];
+        owners[k] = freshOwners[b++];
+      }
+    }
+    return [points, owners];
+  }
+}
+
+/** The points of `members` (indexes into ids), sorted by (hash, id), with their owners. */
+function hashed(ids: readonly string[], counts: readonly number[], members: readonly number[]): [Uint32Array, Uint32Array] {
+  // Rank by id so that collisions sort the same way whatever order the members came in.
+  const byId = [...members].sort((a, b) => (ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : a - b));
+  let total = 0;
+  for (const member of members) total += counts[member];
+  const keys = new Float64Array(total);
+  let k = 0;
+  for (let rank = 0; rank < byId.length; rank++) {
+    const member = byId[rank];
+    const prefix = `${ids[member]}#`;
+    for (let j = 0; j < counts[member]; j++) keys[k++] = ringHash(prefix + j) * OWNER_SCALE + rank;
+  }
+  keys.sort();
+  const points = new Uint32Array(total);
+  const owners = new Uint32Array(total);
+  for (let p = 0; p < total; p++) {
+    const rank = keys[p] % OWNER_SCALE;
+    points[p] = (keys[p] - rank) / OWNER_SCALE;
+    owners[p] = byId[rank];
+  }
+  return [points, owners];
 }

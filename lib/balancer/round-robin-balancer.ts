@@ -1,4 +1,5 @@
-import { Balancer, Candidate, candidateWeight } from './balancer.js';
+import { Balancer, Candidate, candidateWeight, isStableList } from './balancer.js';
+import { RotationArrays } from './rotation-arrays.js';
 
 interface RotationState {
   /** nginx's `current_weight`. */
@@ -17,24 +18,58 @@ interface RotationState {
  * (it restarts from 0 if it comes back, as in nginx after an upstream change); the sweep runs only
  * when the state holds more ids than the current list, so a steady list costs no extra work.
  * When every weight is 0 all candidates count as weight 1 (plain round-robin).
+ *
+ * A frozen list (the router's, see Balancer) moves the scores into arrays for as long as it is
+ * handed in again ({@link RotationArrays}): a pick is then O(log n) with equal whole-number weights
+ * and one pass over two typed arrays otherwise, with exactly the picks of the algorithm above.
  */
 export class SmoothRoundRobinBalancer implements Balancer {
   readonly name = 'round-robin';
   private readonly states = new Map<string, RotationState>();
   private picks = 0;
+  /** The frozen list whose scores live in `arrays` (the map's entries are stale meanwhile). */
+  private list: readonly Candidate[] | undefined;
+  private arrays: RotationArrays | undefined;
 
   pick<C extends Candidate>(candidates: readonly C[]): C | undefined {
     const n = candidates.length;
     if (n <= 1) {
       // Nothing to rotate; a provider joining later starts everyone from 0 again.
+      this.list = undefined;
+      this.arrays = undefined;
       if (this.states.size > 0) this.states.clear();
       return candidates[0];
     }
-    const pickNo = ++this.picks;
-    let uniform = true;
-    for (let i = 0; i < n && uniform; i++) if (candidateWeight(candidates[i]) > 0) uniform = false;
+    if (candidates === this.list) return candidates[this.arrays!.next()];
+    this.settle();
+    if (isStableList(candidates)) {
+      this.arrays = RotationArrays.adopt(candidates, this.states, uniformOf(candidates));
+      this.list = candidates;
+      return candidates[this.arrays.next()];
+    }
+    return this.pickFromMap(candidates);
+  }
 
+  /** Ids with rotation state (for tests and diagnostics). */
+  get trackedIds(): string[] {
+    this.settle();
+    return [...this.states.keys()];
+  }
+
+  /** Hands the scores kept in arrays back to the map, which is then current again. */
+  private settle(): void {
+    if (this.arrays === undefined) return;
+    this.arrays.writeBack(this.states);
+    this.list = undefined;
+    this.arrays = undefined;
+  }
+
+  private pickFromMap<C extends Candidate>(candidates: readonly C[]): C | undefined {
+    const n = candidates.length;
+    const pickNo = ++this.picks;
+    const uniform = uniformOf(candidates);
     let total = 0;
+    let distinct = 0;
     let best: C | undefined;
     let bestState: RotationState | undefined;
     for (let i = 0; i < n; i++) {
@@ -48,6 +83,7 @@ export class SmoothRoundRobinBalancer implements Balancer {
         continue; // the same id listed twice counts once, or the scores would drift
       }
       state.seenAt = pickNo;
+      distinct++;
       const weight = uniform ? 1 : candidateWeight(c);
       total += weight;
       state.current += weight;
@@ -57,20 +93,17 @@ export class SmoothRoundRobinBalancer implements Balancer {
       }
     }
     bestState!.current -= total;
-    if (this.states.size > n) this.sweep(pickNo);
+    if (this.states.size > distinct) this.sweep(pickNo);
     return best;
-  }
-
-  /** Ids with rotation state (for tests and diagnostics). */
-  get trackedIds(): string[] {
-    return [...this.states.keys()];
   }
 
   private sweep(pickNo: number): void {
     for (const [id, state] of this.states) if (state.seenAt !== pickNo) this.states.delete(id);
   }
+}
 
-  private forgetAllBut(id: string): void {
-    for (const key of this.states.keys()) if (key !== id) this.states.delete(key);
-  }
+/** Every weight 0: everyone counts as 1. */
+function uniformOf(candidates: readonly Candidate[]): boolean {
+  for (let i = 0; i < candidates.length; i++) if (candidateWeight(candidates[i]) > 0) return false;
+  return true;
 }

@@ -54,7 +54,7 @@ export class ClientEvents {
   providerAdded(): void {
     // A shared cache may hand over a connection that is already ready: no state change
     // will follow, so the status must be updated here.
-    if (this.status !== 'connected' && this.router.readyProviderCount() > 0) this.setStatus('connected');
+    if (this.status !== 'connected' && this.router.hasReadyProvider()) this.setStatus('connected');
   }
 
   /** A registry error, already logged. */
@@ -65,11 +65,17 @@ export class ClientEvents {
 
   onStateChange(connection: Connection, from: ConnectionState, to: ConnectionState, reason?: Error): void {
     if (!this.directory.get(connection.address) && to !== 'closed') return;
+    this.router.onConnectionChanged();
     this.metrics?.connectionStateChanged(connection, connection.address, from, to, reason);
     this.emit('connection-state', { address: connection.address, from, to, reason });
     if (to === 'ready') this.router.onAvailable();
     else if (to === 'transient-failure' && from === 'connecting') this.router.onAttemptFailed();
-    this.setStatus(this.router.readyProviderCount() > 0 ? 'connected' : 'disconnected');
+    this.setStatus(this.router.hasReadyProvider() ? 'connected' : 'disconnected');
+  }
+
+  /** A provider of this client is draining: its connection takes no new call from now on. */
+  onGoAway(connection: Connection): void {
+    if (this.directory.get(connection.address)) this.router.onConnectionChanged();
   }
 
   onEvicted(address: string, attempts: number, reason?: Error): void {

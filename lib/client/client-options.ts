@@ -124,14 +124,15 @@ export interface MsRpcClientOptions extends ProtocolOptions, ConnectionOptions {
   /**
    * gRPC's wait-for-ready. `false`: a call, event or `connect()` waits while a connect attempt
    * that may serve it is under way, and fails fast with a NoProviderError naming each provider's
-   * failure (`127.0.0.1:4100: connect ECONNREFUSED ...`) once every known provider's latest attempt
-   * failed. `true`: it waits through failures for up to its timeout, hurrying reconnects; a call
+   * failure (`127.0.0.1:4100: connect ECONNREFUSED ...`) once the latest attempt of every known
+   * provider that serves it failed (its first call tries each of them; see docs/lazy-connections.md). `true`: it waits through failures for up to its timeout, hurrying reconnects; a call
    * that times out then says why no provider was ready. Per call: `MsRpcRecordBuilder.setWaitForReady()`.
    * @default false
    */
   waitForReady: boolean;
   /**
-   * Long-lived connections kept per provider address.
+   * Long-lived connections kept per provider address, once the client connects to it: on the
+   * first call of a pattern the provider serves, or on `connect()` (docs/lazy-connections.md).
    * @default 1
    */
   connectionsPerProvider: number;

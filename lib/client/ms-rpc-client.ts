@@ -110,16 +110,17 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       this.serviceName,
       {
         onAdded: (instance) => {
-          this.router.connect(instance);
+          this.router.onAdded(instance);
           this.events.providerAdded();
         },
         // Removed providers get no new call, but keep answering what they already have for up
         // to one call timeout.
         onRemoved: (instance, why) => {
           this.outliers?.forget(instance.id);
-          this.router.release(instance.id, `provider removed (${why})`, this.options.timeout);
+          this.router.onRemoved(instance, why, this.options.timeout);
         },
         onUpdated: (instance) => this.router.onUpdated(instance),
+        onChanged: () => this.router.onChanged(),
       },
       this.logger,
     );
@@ -156,7 +157,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     );
     this.channelListener = {
       onStateChange: (c, from, to, reason) => this.events.onStateChange(c, from, to, reason),
-      onGoAway: () => this.router.connectAll(),
+      onGoAway: (c) => this.events.onGoAway(c),
       onEvicted: (address, attempts, reason) => this.events.onEvicted(address, attempts, reason),
       onReadmitted: (address) => this.events.onReadmitted(address),
     };
@@ -182,20 +183,25 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
   }
 
   /**
-   * Starts discovery and resolves once a provider connection is ready. Rejects with a
-   * NoProviderError naming each provider's failure as soon as every known provider's latest
-   * connect attempt failed (with `waitForReady`: only after `connectTimeout`), and with a
-   * ClientClosedError when close() is called meanwhile. After close() it opens the client
-   * again. Calls do not need it: they wait for a provider on their own, bounded by their timeout.
+   * Starts discovery, opens connections to every provider known by then, and resolves once one is
+   * ready. Rejects with a NoProviderError naming each provider's failure as soon as every known
+   * provider's latest connect attempt failed (with `waitForReady`: only after `connectTimeout`),
+   * and with a ClientClosedError when close() is called meanwhile. After close() it opens the
+   * client again. Calls do not need it: they wait for a provider on their own, bounded by their
+   * timeout, and connect only the providers serving their pattern (docs/lazy-connections.md).
    * With `tracing`, it also waits for the OpenTelemetry API to be loaded (or found absent): calls
    * made after it are traced.
    */
   async connect(): Promise<void> {
     this.reopen();
     if (this.tracing) await this.tracing.ready;
-    if (this.router.hasAvailable) return;
+    if (this.router.hasAvailable) {
+      this.router.connectAll();
+      return;
+    }
     await this.hold.around(async () => {
       await this.start();
+      this.router.connectAll();
       await this.router.pick(this.options.connectTimeout, undefined, undefined, this.options.waitForReady).promise;
     });
   }
@@ -340,8 +346,8 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
     return undefined as T;
   }
 
+  /** Starts discovery; connections follow the calls (see ProviderRouter) or connect(). */
   private async start(): Promise<void> {
     await this.discovery.start();
-    if (!this.closed) this.router.connectAll();
   }
 }

@@ -1,14 +1,18 @@
 import { Clock, systemClock, TimerHandle } from '../common/clock.js';
-import { Balancer, Candidate, PickContext } from '../balancer/balancer.js';
+import { Balancer, PickContext } from '../balancer/balancer.js';
 import { ChannelCache } from '../channel/channel-cache.js';
 import { Connection } from '../connection/connection.js';
-import { Directory } from '../directory/directory.js';
+import { Directory, RemovalReason } from '../directory/directory.js';
 import { ClientClosedError } from '../errors/client-closed-error.js';
 import { NoHandlerError } from '../errors/no-handler-error.js';
-import { NoProviderError, ProviderFailure } from '../errors/no-provider-error.js';
+import { NoProviderError } from '../errors/no-provider-error.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import type { OutlierDetector } from '../routing/outlier-detector.js';
-import { PatternIndex, PatternKind } from '../routing/pattern-index.js';
+import type { PatternKind } from '../routing/pattern-index.js';
+import { failFastError, waitExpiredError } from './pick-failures.js';
+import type { ProviderCandidate } from './provider-candidate.js';
+import { RouteLists } from './route-lists.js';
+import type { RouteState } from './route-table.js';
 
 /** What restricts the providers of one call. */
 export interface RouteFilter {
@@ -27,10 +31,6 @@ export interface RouterDiscovery {
   readonly answered: boolean;
   /** The registry's last failure, if its latest request failed (says why nothing is known). */
   readonly lastError: Error | undefined;
-}
-
-interface RouteCandidate extends Candidate {
-  connection: Connection;
 }
 
 interface Waiter {
@@ -59,16 +59,26 @@ export interface PendingPick {
 }
 
 /**
- * Chooses the connection for a call: usable providers from the directory → an available
- * connection from the channel cache → the balancer. When none is ready it follows gRPC: a call
- * waits while a connect attempt that may serve it is under way (or not started yet), and fails
- * fast with the providers' failures once every one of them failed its latest attempt; with
+ * Chooses the connection for a call: providers serving the call's route (directory) → a ready
+ * connection (channel cache) → the balancer. When none is ready it follows gRPC: a call waits
+ * while a connect attempt that may serve it is under way (or not started yet), and fails fast
+ * with the providers' failures once every one of them failed its latest attempt; with
  * `waitForReady` it waits through failures too, bounded by its deadline, and hurries reconnects.
+ *
+ * Connections are opened lazily (docs/lazy-connections.md): a provider gets connections when the
+ * client first routes a call or event to a pattern it serves (then every known provider serving
+ * that pattern is connected, and so is every provider that joins later serving it), or on
+ * `connect()`. Providers that serve nothing the client calls hold no Connection object and no
+ * socket.
+ *
+ * Per route the candidate lists are cached, frozen, and rebuilt only when the directory, a
+ * connection's availability or an ejection changed ({@link RouteLists}): a pick is a map lookup
+ * and the balancer's own pick, whatever the number of providers.
  */
 export class ProviderRouter {
   private readonly waiters = new Set<Waiter>();
   private closed = false;
-  private readonly patterns = new PatternIndex();
+  private readonly lists: RouteLists;
 
   constructor(
     private readonly service: string,
@@ -77,46 +87,30 @@ export class ProviderRouter {
     private readonly balancer: Balancer,
     private readonly discovery: RouterDiscovery,
     private readonly clock: Clock = systemClock,
-    private readonly outliers?: OutlierDetector,
-  ) {}
+    outliers?: OutlierDetector,
+  ) {
+    // A route's first call connects every provider serving it.
+    this.lists = new RouteLists(directory, channels, outliers, (state) => {
+      if (!this.closed) for (const instance of state.serving) this.connect(instance);
+    });
+  }
 
   /**
-   * A ready connection now, or undefined. The hot path: no allocation beyond the candidate list.
-   * With a route: only providers serving its pattern; ejected outliers and providers that already
-   * failed the call only when nothing better is there.
+   * A ready connection now, or undefined. The hot path: a route lookup, the balancer's pick over
+   * the route's cached list, no allocation. With a route: only providers serving its pattern;
+   * ejected outliers and providers that already failed the call only when nothing better is there.
    */
   pickNow(context?: PickContext, route?: RouteFilter): Connection | undefined {
-    const instances = this.directory.list();
-    if (instances.length === 1) {
-      const only = instances[0];
-      if (!route) return this.channels.pickAvailable(only.id);
-      const declared = this.patterns.lookup(only, route.pattern, route.kind);
-      if (declared === false) return undefined;
-      const connection = this.channels.pickAvailable(only.id);
-      // Undeclared in the registration (direct mode): the provider's Hello may say.
-      return connection && (declared || connection.serves(route.pattern, route.kind) !== false) ? connection : undefined;
-    }
-    this.outliers?.tick();
-    let candidates: RouteCandidate[] = [];
-    let ejected: RouteCandidate[] | undefined;
-    let excluded: RouteCandidate[] | undefined;
-    let otherServing = false;
-    for (const instance of instances) {
-      if (route && !this.servesRoute(instance, route)) continue;
-      const isExcluded = route?.exclude?.has(instance.id) === true;
-      if (!isExcluded) otherServing = true;
-      const connection = this.channels.pickAvailable(instance.id);
-      if (!connection) continue;
-      const candidate = { instance, connection, inFlight: this.channels.inFlight(instance.id) };
-      if (isExcluded) (excluded ??= []).push(candidate);
-      else if (this.outliers?.isEjected(instance.id)) (ejected ??= []).push(candidate);
-      else candidates.push(candidate);
-    }
-    // A provider that just failed this call is retried at once only when it is the only one
-    // serving it; when another is known but not ready yet, waiting for that one is the better bet
-    // for a moment (pick() then relaxes the route after EXCLUDED_GRACE_MS).
-    if (candidates.length === 0) candidates = ejected ?? (otherServing ? [] : (excluded ?? []));
-    return this.balancer.pick(candidates, context)?.connection;
+    const state = this.lists.current(route);
+    const exclude = route?.exclude;
+    if (exclude !== undefined && exclude.size > 0) return this.pickExcluding(state, exclude, context);
+    const list = state.ready.length > 0 ? state.ready : state.ejected;
+    if (list.length === 0) return undefined;
+    const picked = this.balancer.pick(list, context);
+    if (picked === undefined) return undefined;
+    // Availability changes are reported as they happen, so this is a formality; if a connection
+    // went unavailable unannounced, the lists are rebuilt and the pick made once more.
+    return picked.connection() ?? this.repick(state, context);
   }
 
   /**
@@ -124,10 +118,7 @@ export class ProviderRouter {
    * metadata, or the Hello of a provider that connected): the call can fail at once.
    */
   isUnserved(route: RouteFilter): boolean {
-    const instances = this.directory.list();
-    if (instances.length === 0) return false;
-    for (const instance of instances) if (this.servesRoute(instance, route)) return false;
-    return true;
+    return this.directory.size > 0 && this.lists.serving(route).length === 0;
   }
 
   /**
@@ -147,7 +138,7 @@ export class ProviderRouter {
       if (failure instanceof NoProviderError) this.hurryReconnects();
       return settled(Promise.reject(failure));
     }
-    this.kick();
+    this.kick(route);
     let waiter!: Waiter;
     const promise = new Promise<Connection>((resolve, reject) => {
       waiter = {
@@ -185,18 +176,35 @@ export class ProviderRouter {
     };
   }
 
-  /** Opens connections to every known provider that has none yet. */
+  /** Opens connections to every known provider that has none yet (what `connect()` asks for). */
   connectAll(): void {
-    for (const instance of this.directory.list()) this.connect(instance);
+    for (const instance of [...this.directory.values()]) this.connect(instance);
   }
 
+  /** Holds the provider in the channel cache and starts connecting what is idle there. */
   connect(instance: ServiceInstance): void {
     if (this.closed) return;
-    this.channels.ensure(instance.host, instance.port, this);
+    const connections = this.channels.ensure(instance.host, instance.port, this);
+    if (connections.length === 0) return; // the channel cache is closed
+    this.lists.hold(instance.id);
     this.channels.connectIdle(instance.id);
     // A shared cache may hand over a connection another client already made ready: no state
     // change will follow, so waiting calls must be served now or they wait until their timeout.
     if (this.waiters.size > 0 && this.channels.pickAvailable(instance.id)) this.onAvailable();
+  }
+
+  /** A provider joined the directory: connected at once when it serves a route this client uses. */
+  onAdded(instance: ServiceInstance): void {
+    this.lists.changed();
+    if (!this.closed && this.lists.wants(instance)) this.connect(instance);
+  }
+
+  /**
+   * The provider left the directory: it gets no new call; its connections close once their calls
+   * are answered, after `graceMs` at most.
+   */
+  onRemoved(instance: ServiceInstance, why: RemovalReason, graceMs: number): void {
+    this.release(instance.id, `provider removed (${why})`, graceMs);
   }
 
   /**
@@ -205,12 +213,27 @@ export class ProviderRouter {
    * which can be up to the backoff cap away after a long outage.
    */
   onUpdated(instance: ServiceInstance): void {
+    this.lists.changed();
     if (this.closed) return;
     this.channels.reconnectSoon(instance.id, 'the registry announced it again');
   }
 
-  /** The provider left this router's directory: let go of its connections. */
+  /**
+   * A directory update is applied. Calls waiting for providers of a pattern nobody turned out to
+   * serve fail now; the others may find a joiner ready (a shared channel cache's).
+   */
+  onChanged(): void {
+    if (this.waiters.size > 0) this.onAvailable();
+  }
+
+  /** A connection of one of this router's providers changed state, or its server is draining. */
+  onConnectionChanged(): void {
+    this.lists.changed();
+  }
+
+  /** The provider left this router's directory (or the client closed): let go of its connections. */
   release(address: string, reason: string, graceMs: number): void {
+    this.lists.drop(address);
     this.channels.release(address, this, reason, graceMs);
   }
 
@@ -246,6 +269,87 @@ export class ProviderRouter {
     if (this.waiters.size > 0) this.hurryReconnects();
   }
 
+  get hasAvailable(): boolean {
+    return this.pickNow() !== undefined;
+  }
+
+  /** Providers of this router with at least one ready connection. */
+  readyProviderCount(): number {
+    let n = 0;
+    for (const address of this.lists.heldAddresses) if (this.isReady(address)) n++;
+    return n;
+  }
+
+  /** Whether any provider of this router has a ready connection (stops at the first). */
+  hasReadyProvider(): boolean {
+    for (const address of this.lists.heldAddresses) if (this.isReady(address)) return true;
+    return false;
+  }
+
+  /** Providers this router holds connections to (diagnostics and tests). */
+  get connectedProviderCount(): number {
+    return this.lists.heldAddresses.size;
+  }
+
+  /** Routes remembered, at most MAX_ROUTES of each kind (diagnostics and tests). */
+  get routeCount(): number {
+    return this.lists.routeCount;
+  }
+
+  /** Fails every waiting pick and lets go of every provider's connections; {@link reopen} undoes it. */
+  close(graceMs = 0): void {
+    this.closed = true;
+    for (const waiter of [...this.waiters]) {
+      this.dropWaiter(waiter);
+      waiter.reject(new ClientClosedError('client closed while the call waited for a provider'));
+    }
+    for (const address of [...this.lists.heldAddresses]) this.release(address, 'client closed', graceMs);
+    // A client used again starts from nothing: its routes connect their providers on first use.
+    this.lists.reset();
+  }
+
+  /** Routes again after {@link close}: connections are opened afresh as calls need them. */
+  reopen(): void {
+    this.closed = false;
+  }
+
+  private repick(state: RouteState, context: PickContext | undefined): Connection | undefined {
+    this.lists.refresh(state);
+    const list = state.ready.length > 0 ? state.ready : state.ejected;
+    return list.length === 0 ? undefined : this.balancer.pick(list, context)?.connection();
+  }
+
+  /**
+   * A retry: providers that already failed the call are retried at once only when they are the
+   * only ones serving it; when another is known but not ready yet, waiting for that one is the
+   * better bet for a moment (pick() then relaxes the route after EXCLUDED_GRACE_MS).
+   */
+  private pickExcluding(state: RouteState, exclude: ReadonlySet<string>, context: PickContext | undefined): Connection | undefined {
+    let candidates: ProviderCandidate[] = [];
+    let ejected: ProviderCandidate[] | undefined;
+    let excluded: ProviderCandidate[] | undefined;
+    for (const c of state.ready) (exclude.has(c.instance.id) ? (excluded ??= []) : candidates).push(c);
+    for (const c of state.ejected) {
+      if (exclude.has(c.instance.id)) (excluded ??= []).push(c);
+      else (ejected ??= []).push(c);
+    }
+    let otherServing = false;
+    for (const instance of state.serving) {
+      if (!exclude.has(instance.id)) {
+        otherServing = true;
+        break;
+      }
+    }
+    if (candidates.length === 0) candidates = ejected ?? (otherServing ? [] : (excluded ?? []));
+    return this.balancer.pick(candidates, context)?.connection();
+  }
+
+  private isReady(address: string): boolean {
+    if (!this.directory.get(address)) return false;
+    for (const c of this.channels.get(address) ?? []) if (c.state === 'ready') return true;
+    return false;
+  }
+
   /** Hands `waiter` a ready connection if its route has one now. */
   private serve(waiter: Waiter): void {
     const connection = this.pickNow(waiter.context, waiter.route);
@@ -262,117 +366,35 @@ export class ProviderRouter {
   }
 
   /**
-   * Why a call on `route` cannot be served and waiting would not help, or undefined (it waits).
-   * When every provider serving the route refused our credentials (AuthError, TlsHandshakeError),
-   * that refusal, whatever `waitForReady` says: retrying the same credentials cannot succeed. Else,
-   * without `waitForReady`: a NoProviderError once every provider serving the route failed its
-   * latest connect attempt (none connecting, ready, lost after being ready, or not tried yet), or
-   * once the registry answered that none is registered. Off the hot path: only consulted when no
-   * connection is ready.
+   * Why a call on `route` cannot be served and waiting would not help, or undefined (it waits): a
+   * NoProviderError once the registry answered that none is registered (without `waitForReady`),
+   * else what {@link failFastError} finds among the providers serving the route. Off the hot path:
+   * only consulted when no connection is ready.
    */
   private failureFor(route: RouteFilter | undefined, waitForReady: boolean): Error | undefined {
-    const instances = this.directory.list();
-    if (instances.length === 0) {
+    if (this.directory.size === 0) {
       if (waitForReady || !this.discovery.answered) return undefined;
       return new NoProviderError(this.service, 'no provider is registered', { pattern: route?.pattern });
     }
-    const failures: ProviderFailure[] = [];
-    let refusal: Error | undefined;
-    let allRefused = true;
-    for (const instance of instances) {
-      if (route && !this.servesRoute(instance, route)) continue;
-      const connections = this.channels.get(instance.id);
-      if (!connections || connections.length === 0) return undefined;
-      let first: Error | undefined;
-      for (const c of connections) {
-        const failure = c.state === 'transient-failure' ? c.lastAttemptFailure : undefined;
-        if (!failure) return undefined;
-        first ??= failure;
-        if (c.rejection) refusal ??= c.rejection;
-        else allRefused = false;
-      }
-      failures.push({ address: instance.id, error: first! });
-    }
-    if (failures.length === 0) return undefined;
-    if (allRefused) return refusal;
-    if (waitForReady) return undefined;
-    return new NoProviderError(this.service, `the latest connect attempt of every provider failed`, {
-      pattern: route?.pattern,
-      failures,
-    });
+    const serving = this.lists.serving(route);
+    return failFastError(this.service, serving, this.channels, (address) => this.lists.isHeld(address), route, waitForReady);
   }
 
-  /** The error of a wait that ran out of time: what was known, and why none was ready. */
   private expired(timeoutMs: number, route: RouteFilter | undefined): NoProviderError {
     const known = this.directory.size;
-    const failures: ProviderFailure[] = [];
-    for (const instance of this.directory.list()) {
-      if (route && !this.servesRoute(instance, route)) continue;
-      const failed = this.channels.get(instance.id)?.find((c) => c.lastAttemptFailure !== undefined);
-      if (failed) failures.push({ address: instance.id, error: failed.lastAttemptFailure! });
-    }
-    const registryError = this.discovery.lastError;
-    let detail: string;
-    if (known > 0) detail = `none of ${known} known provider(s) became ready within ${timeoutMs} ms`;
-    else if (registryError) detail = `no provider known after ${timeoutMs} ms: the registry failed (${registryError.message})`;
-    else if (this.discovery.answered) detail = `no provider was registered within ${timeoutMs} ms`;
-    else detail = `no answer from the registry within ${timeoutMs} ms`;
-    return new NoProviderError(this.service, detail, {
-      pattern: route?.pattern,
-      failures,
-      waitedMs: timeoutMs,
-      cause: failures.length === 0 ? registryError : undefined,
-    });
+    const serving = known > 0 ? this.lists.serving(route) : [];
+    return waitExpiredError(this.service, known, serving, this.channels, this.discovery, timeoutMs, route);
   }
 
   /**
-   * Whether `instance` serves the route's pattern: its registration metadata says (discovery
-   * mode), else the Hello of one of its connections (direct mode); not knowing counts as yes.
+   * Nothing is ready: make sure something is on its way. For a route, every provider serving it
+   * (a route in use has them connected already; this catches what changed since); without one
+   * (connect(), an event nobody declares), every known provider.
    */
-  private servesRoute(instance: ServiceInstance, route: RouteFilter): boolean {
-    const declared = this.patterns.lookup(instance, route.pattern, route.kind);
-    if (declared !== undefined) return declared;
-    let said: boolean | undefined;
-    for (const c of this.channels.get(instance.id) ?? []) {
-      const serves = c.serves(route.pattern, route.kind);
-      if (serves) return true;
-      said ??= serves;
-    }
-    return said !== false;
-  }
-
-  get hasAvailable(): boolean {
-    return this.pickNow() !== undefined;
-  }
-
-  /** Providers of this router with at least one ready connection. */
-  readyProviderCount(): number {
-    let n = 0;
-    for (const instance of this.directory.list()) {
-      if ((this.channels.get(instance.id) ?? []).some((c) => c.state === 'ready')) n++;
-    }
-    return n;
-  }
-
-  /** Fails every waiting pick and lets go of every provider's connections; {@link reopen} undoes it. */
-  close(graceMs = 0): void {
-    this.closed = true;
-    for (const waiter of [...this.waiters]) {
-      this.dropWaiter(waiter);
-      waiter.reject(new ClientClosedError('client closed while the call waited for a provider'));
-    }
-    for (const instance of this.directory.list()) this.release(instance.id, 'client closed', graceMs);
-  }
-
-  /** Routes again after {@link close}: connections are opened afresh as providers are added. */
-  reopen(): void {
-    this.closed = false;
-  }
-
-  /** Nothing is ready: make sure something is on its way. */
-  private kick(): void {
+  private kick(route: RouteFilter | undefined): void {
     if (this.directory.size === 0) this.discovery.requestResolution();
-    this.connectAll();
+    if (route === undefined) this.connectAll();
+    else for (const instance of this.lists.serving(route)) this.connect(instance);
     this.hurryReconnects();
   }
 
@@ -381,7 +403,7 @@ export class ProviderRouter {
    * be back already; the watchdog spaces these hints per connection, however many calls wait.
    */
   private hurryReconnects(): void {
-    for (const instance of this.directory.list()) this.channels.reconnectSoon(instance.id, 'a call is waiting for a provider');
+    for (const address of this.lists.heldAddresses) this.channels.reconnectSoon(address, 'a call is waiting for a provider');
   }
 }
 

@@ -20,6 +20,7 @@ interface ProviderStats {
 export class OutlierDetector {
   private readonly stats = new Map<string, ProviderStats>();
   private nextEvaluation: number;
+  private changes = 0;
 
   constructor(
     private readonly options: OutlierDetectionOptions,
@@ -40,6 +41,11 @@ export class OutlierDetector {
     else s.failures++;
   }
 
+  /** Moves whenever a provider is ejected or let back in: lists built from isEjected() are current while it does not. */
+  get generation(): number {
+    return this.changes;
+  }
+
   /** Whether the router should skip `provider` (it still uses it when nothing else is available). */
   isEjected(provider: string): boolean {
     const s = this.stats.get(provider);
@@ -56,6 +62,7 @@ export class OutlierDetector {
 
   /** The provider left the directory: forget it. */
   forget(provider: string): void {
+    if (this.stats.get(provider)?.ejectedUntil) this.changes++;
     this.stats.delete(provider);
   }
 
@@ -68,8 +75,10 @@ export class OutlierDetector {
     const o = this.options;
     let ejectedCount = 0;
     for (const s of this.stats.values()) {
-      if (s.ejectedUntil !== 0 && now >= s.ejectedUntil) s.ejectedUntil = 0;
-      else if (s.ejectedUntil === 0 && s.timesEjected > 0 && s.failures === 0) s.timesEjected--;
+      if (s.ejectedUntil !== 0 && now >= s.ejectedUntil) {
+        s.ejectedUntil = 0;
+        this.changes++;
+      } else if (s.ejectedUntil === 0 && s.timesEjected > 0 && s.failures === 0) s.timesEjected--;
       if (s.ejectedUntil !== 0) ejectedCount++;
     }
     const maxEjected = Math.floor((this.stats.size * o.maxEjectionPercent) / 100);
@@ -81,6 +90,7 @@ export class OutlierDetector {
       s.timesEjected++;
       s.ejectedUntil = now + Math.min(o.maxEjectionMs, o.baseEjectionMs * s.timesEjected);
       ejectedCount++;
+      this.changes++;
     }
     for (const s of this.stats.values()) {
       s.successes = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { encodeFrames, FrameSplitter, ID_BYTES, LENGTH_BYTES } from '../../../bench/raw-frames.js';
+import { encodeFrame, encodeFrames, FrameSplitter, ID_BYTES, LENGTH_BYTES } from '../../../bench/raw-frames.js';
 
 // The raw-net baseline's framing: if it dropped, merged or mangled a frame, the bench would compare
 // ms-rpc against a baseline that does not echo what it was sent.
@@ -43,5 +43,23 @@ describe('FrameSplitter (raw-net baseline)', () => {
     for (let i = 0; i < stream.length; i++) splitter.push(stream.subarray(i, i + 1));
     expect(frames).toHaveLength(1);
     expect(frames[0].equals(stream)).toBe(true);
+  });
+
+  it('raw-json frames: UTF-8 bodies keep their byte length, batched or one by one', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 200 }), { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 20 }), (texts, cuts) => {
+        const bodies = texts.map((data) => JSON.stringify({ pattern: 'echo', data }));
+        const batched = encodeFrames(bodies.map((payload, i) => ({ id: i + 1, payload })), 'utf8');
+        const single = Buffer.concat(bodies.map((body, i) => encodeFrame(i + 1, body, 'utf8')));
+        expect(single.equals(batched)).toBe(true);
+        const got: unknown[] = [];
+        const splitter = new FrameSplitter((frame) =>
+          got.push((JSON.parse(frame.toString('utf8', LENGTH_BYTES + ID_BYTES)) as { data: unknown }).data),
+        );
+        for (const chunk of split(batched, cuts)) splitter.push(chunk);
+        expect(got).toEqual(texts);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -48,3 +48,78 @@ describe('Directory reports changed registrations of known providers', () => {
     expect(events).toEqual(['+1']);
   });
 });
+
+/**
+ * Issue 19: a registry delivers the full list on every push (a thousand providers, most of them
+ * unchanged). The directory applies only the differences: an unchanged provider keeps its entry,
+ * so the router's cached route lists and the balancers' per-list state stay valid.
+ */
+describe('Directory applies full pushes incrementally', () => {
+  function recorder() {
+    const events = { added: 0, removed: [] as string[], updated: 0, changed: 0 };
+    const d = new Directory(
+      'svc',
+      {
+        onAdded: () => events.added++,
+        onRemoved: (i, why) => events.removed.push(`${i.port}:${why}`),
+        onUpdated: () => events.updated++,
+        onChanged: () => events.changed++,
+      },
+      silent,
+    );
+    return { d, events };
+  }
+
+  it('keeps the entry (the same object) of a provider whose registration did not change, and reports nothing', () => {
+    const { d, events } = recorder();
+    d.update([instance(1, { startTime: '100' }), instance(2)]);
+    const first = d.get('127.0.0.1:1');
+    const version = d.version;
+    d.update([instance(1, { startTime: '100' }), instance(2)]);
+    expect(d.get('127.0.0.1:1')).toBe(first);
+    expect(d.version).toBe(version);
+    expect(events).toEqual({ added: 2, removed: [], updated: 0, changed: 1 });
+  });
+
+  it('a push changing 10 % of 1,000 providers reports exactly those, and onChanged once', () => {
+    const { d, events } = recorder();
+    const list = (changed: (i: number) => 'same' | 'gone' | 'restarted') =>
+      Array.from({ length: 1000 }, (_, i) => {
+        const kind = changed(i);
+        if (kind === 'gone') return instance(20_000 + i, { startTime: '1' });
+        return instance(10_000 + i, { startTime: kind === 'restarted' ? '2' : '1', patterns: '["a","b"]' });
+      });
+    d.update(list(() => 'same'));
+    const before = [...d.values()];
+    events.added = 0;
+    events.changed = 0;
+    const version = d.version;
+    d.update(list((i) => (i % 20 === 0 ? 'gone' : i % 20 === 1 ? 'restarted' : 'same')));
+    expect(events.added).toBe(50);
+    expect(events.removed).toHaveLength(50);
+    expect(events.removed.every((r) => r.endsWith(':registry'))).toBe(true);
+    expect(events.updated).toBe(50);
+    expect(events.changed).toBe(1);
+    expect(d.version).toBe(version + 150);
+    const kept = before.filter((i) => i.port % 20 > 1);
+    expect(kept.every((i) => d.get(i.id) === i)).toBe(true);
+  });
+
+  it('tells a provider reported unusable from one no longer reported', () => {
+    const { d, events } = recorder();
+    d.update([instance(1), instance(2), instance(3)]);
+    d.update([{ ...instance(1), healthy: false }, instance(3)]);
+    expect(events.removed.sort()).toEqual(['1:unusable', '2:registry']);
+  });
+
+  it('compares metadata both ways, without caring about key order', () => {
+    const { d, events } = recorder();
+    d.update([instance(1, { a: '1', b: '2' })]);
+    d.update([instance(1, { b: '2', a: '1' })]);
+    expect(events.updated).toBe(0);
+    d.update([instance(1, { a: '1' })]);
+    d.update([instance(1, { a: '1', c: '3' })]);
+    expect(events.updated).toBe(2);
+  });
+});
+

@@ -33,4 +33,25 @@ describe('PatternIndex', () => {
     }
     expect(calls).toBe(1); // patterns only; events metadata absent
   });
+
+  it('parses each distinct list once and shares it between instances (a thousand providers, one set)', () => {
+    const index = new PatternIndex();
+    const text = JSON.stringify(['sum', 'max']);
+    const parse = JSON.parse;
+    let calls = 0;
+    JSON.parse = ((...args: Parameters<typeof JSON.parse>) => (calls++, parse(...args))) as typeof JSON.parse;
+    try {
+      for (let i = 0; i < 1000; i++) {
+        // A fresh object and a fresh string each time, as every registry push delivers them.
+        const a = instance(`10.0.0.${i}:1`, 1, { patterns: `${text} `.trimEnd() });
+        expect(index.serves(a, 'max', 'patterns')).toBe(true);
+        expect(index.serves(a, 'min', 'patterns')).toBe(false);
+      }
+      expect(index.serves(instance('x:1', 1, { patterns: 'not json' }), 'min', 'patterns')).toBe(true);
+      expect(index.serves(instance('y:1', 1, { patterns: 'not json' }), 'min', 'patterns')).toBe(true);
+    } finally {
+      JSON.parse = parse;
+    }
+    expect(calls).toBe(2); // the list once, the malformed text once
+  });
 });
