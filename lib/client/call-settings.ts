@@ -43,11 +43,11 @@ export function resolveCallSettings(
   let retries = defaults.idempotentPatterns.has(pattern) ? defaults.retries : 0;
   let hashKey: string | undefined;
   let hasHashKey = false;
-  const layers: (Readonly<MsRpcCallOptions> | undefined)[] = [
-    payload instanceof MsRpcRecord ? (payload.options as MsRpcCallOptions) : undefined,
-    overrides,
-  ];
-  if (payload instanceof MsRpcRecord) data = payload.data;
+  const record = payload instanceof MsRpcRecord ? payload : undefined;
+  if (record !== undefined) data = record.data;
+  // Most calls carry no per-call options: no layer list to build and walk for them.
+  const layers: readonly (Readonly<MsRpcCallOptions> | undefined)[] =
+    record === undefined && overrides === undefined ? NO_LAYERS : [record?.options, overrides];
   for (let i = 0; i < layers.length; i++) {
     const o = layers[i];
     if (!o) continue;
@@ -81,6 +81,8 @@ export function resolveCallSettings(
     inheritDeadline,
   };
 }
+
+const NO_LAYERS: readonly never[] = [];
 
 /** How a timeout from the client's options is described (one string, built per client). */
 export function clientTimeoutSource(timeoutMs: number): string {

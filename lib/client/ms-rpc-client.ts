@@ -175,6 +175,7 @@ export class MsRpcClient extends ClientProxy implements HealthSource {
       timeoutSource: clientTimeoutSource(this.options.timeout),
       deadlineMargin: this.options.deadlineMargin,
       tracing: this.tracing,
+      clock: this.clock,
     };
     this.directSend =
       this.publish === MsRpcClient.prototype.publish &&
