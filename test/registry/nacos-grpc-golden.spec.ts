@@ -93,6 +93,8 @@ describe('Nacos gRPC golden transcript', () => {
     await registry.deregister({ service: 'orders', host: '127.0.0.1', port: 4001 });
     expect(await server.connectReset()).toBe(1);
     await waitFor(() => server!.connections().length === 1 && server!.received('ServerCheckRequest').length === 2, 3000, 'reconnect');
+    // The last list (both deregistered) arrives by push, on the old connection or the new one.
+    await waitFor(() => lists.at(-1) === 0, 3000, 'the empty list');
 
     const root = new protobuf.Root();
     root.addJSON(protobuf.common.get('google/protobuf/any.proto')!.nested!);
