@@ -1,20 +1,19 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { ConsoleLogger, Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern } from '@nestjs/microservices';
 import { firstValueFrom } from 'rxjs';
 import { MAX_LOG_MESSAGE } from '../../lib/common/logger.js';
 import { AuthError, MsRpcClient, MsRpcServer, NacosRegistry } from '../../lib/index.js';
-import { FrameDecoder } from '../../lib/protocol/frame-decoder.js';
 import { MessageType } from '../../lib/protocol/frame-header.js';
 import type { Message } from '../../lib/protocol/message.js';
-import { MessageCodec } from '../../lib/protocol/message-codec.js';
 import { resolveProtocolOptions } from '../../lib/protocol/protocol-options.js';
 import { DiscoveryFixture, SERVICE, type FixtureNacos } from '../support/nacos-discovery-fixture.js';
 import { NacosGrpcTestServer } from '../../lib/testing/index.js';
 import { sleep, waitFor } from '../support/nacos-test-helpers.js';
 import { makeTestPki } from '../support/test-certs.js';
+import { startHandWrittenServer } from '../support/hand-written-server.js';
 import { wirePeer } from '../support/wire-peer.js';
 
 /**
@@ -140,35 +139,16 @@ class EchoController {
 @Module({ controllers: [EchoController] })
 class EchoModule {}
 
-/** A provider that is not one: it answers the client's Hello with `reply(hello)` and keeps what it got. */
-async function fakeProvider(reply: (socket: Socket, codec: MessageCodec) => void): Promise<{ port: number; close(): Promise<void> }> {
-  const codec = new MessageCodec(resolveProtocolOptions());
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    const decoder = new FrameDecoder(codec.maxFrameSize);
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        decoder.push(chunk, (frame) => {
-          const message: Message = codec.decode(frame);
-          if (message.type === MessageType.Hello) reply(socket, codec);
-        });
-      } catch {
-        socket.destroy();
-      }
-    });
+/**
+ * A provider that is not one: it answers the client's Hello with `answer` (through `reply`, or
+ * `end`, which closes its side after the frame).
+ */
+function fakeProvider(
+  answer: (reply: (m: Message) => void, end: (last: Message) => void) => void,
+): Promise<{ port: number; close(): Promise<void> }> {
+  return startHandWrittenServer(undefined, (message, _type, reply, end) => {
+    if (message.type === MessageType.Hello) answer(reply, end);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 describe('refusals and hostile peers, as an operator reads them', () => {
@@ -206,16 +186,16 @@ describe('refusals and hostile peers, as an operator reads them', () => {
     await expect(firstValueFrom(good.send('echo', 'hi'))).resolves.toBe('hi');
 
     // 3. "Providers" whose words are hostile: a refusal and a go-away reason.
-    const refuser = await fakeProvider((socket, codec) =>
-      socket.end(codec.encode({ type: MessageType.Error, requestId: 0, error: { code: 'ERR_AUTH', message: hostile } })),
+    const refuser = await fakeProvider((_reply, end) =>
+      end({ type: MessageType.Error, requestId: 0, error: { code: 'ERR_AUTH', message: hostile } }),
     );
     open.push(refuser);
     const refused = new MsRpcClient({ providers: [`127.0.0.1:${refuser.port}`], logger: out, timeout: 2000 });
     open.push(refused);
     const refusal = await firstValueFrom(refused.send('echo', 1)).catch((e: unknown) => e);
-    const drainer = await fakeProvider((socket, codec) => {
-      socket.write(codec.encode({ type: MessageType.Hello, settings: { idleTimeoutMs: 60_000, maxFrameSize: codec.maxFrameSize } }));
-      socket.write(codec.encode({ type: MessageType.GoAway, reason: hostile }));
+    const drainer = await fakeProvider((reply) => {
+      reply({ type: MessageType.Hello, settings: { idleTimeoutMs: 60_000, maxFrameSize: resolveProtocolOptions().maxFrameSize } });
+      reply({ type: MessageType.GoAway, reason: hostile });
     });
     open.push(drainer);
     const drained = new MsRpcClient({ providers: [`127.0.0.1:${drainer.port}`], logger: out, timeout: 2000 });
