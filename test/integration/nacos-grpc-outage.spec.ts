@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { DiscoveryFixture, SERVICE, type DiscoveryConsumer } from '../support/nacos-discovery-fixture.js';
+import { DiscoveryFixture, SERVICE } from '../support/nacos-discovery-fixture.js';
 import { NacosGrpcTestServer, NacosGrpcTestStore } from '../../lib/testing/index.js';
 import { sleep, waitFor } from '../support/nacos-test-helpers.js';
 
@@ -18,8 +18,6 @@ describe('Nacos over gRPC: outage and cluster failover under continuous calls', 
     await Promise.all(nodes.splice(0).map((n) => n.stop()));
   });
 
-  const connected = (c: DiscoveryConsumer, address: string) =>
-    c.client.unwrap<{ pickAvailable(a: string): unknown }>().pickAvailable(address) !== undefined;
 
   const OUTAGE_MS = 30_000;
 
@@ -29,7 +27,7 @@ describe('Nacos over gRPC: outage and cluster failover under continuous calls', 
     const p2 = await fx.startProvider('p2');
     const consumer = fx.consumer();
     const { client } = consumer;
-    await waitFor(() => (void client.connect().catch(() => undefined), connected(consumer, p1.address) && connected(consumer, p2.address)), 3000, 'both connected');
+    await fx.waitConnected(consumer, [p1.address, p2.address]);
     const loop = fx.callLoop(client);
     const samples: string[] = [];
     const sampler = setInterval(() => samples.push([...client.providers].sort().join()), 50);
@@ -72,7 +70,7 @@ describe('Nacos over gRPC: outage and cluster failover under continuous calls', 
     const p2 = await fx.startProvider('p2');
     const consumer = fx.consumer();
     const { client } = consumer;
-    await waitFor(() => (void client.connect().catch(() => undefined), connected(consumer, p1.address) && connected(consumer, p2.address)), 3000, 'both connected');
+    await fx.waitConnected(consumer, [p1.address, p2.address]);
     const loop = fx.callLoop(client);
     await sleep(200);
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { firstValueFrom } from 'rxjs';
 import { MsRpcError, NoProviderError } from '../../lib/index.js';
-import { DiscoveryFixture, FAST_NACOS, SERVICE, type DiscoveryConsumer } from '../support/nacos-discovery-fixture.js';
+import { DiscoveryFixture, FAST_NACOS, SERVICE } from '../support/nacos-discovery-fixture.js';
 import { sleep, waitFor } from '../support/nacos-test-helpers.js';
 
 /**
@@ -22,8 +22,6 @@ describe('Nacos outages and empty lists (real nacos client, real Nest providers)
     const text = await readFile(f.snapshotFile(), 'utf8').catch(() => '');
     return text ? JSON.parse(text).instances.map((i: { id: string }) => i.id).sort() : [];
   };
-  const connected = (c: DiscoveryConsumer, address: string) =>
-    c.client.unwrap<{ pickAvailable(a: string): unknown }>().pickAvailable(address) !== undefined;
 
   /*
    * A real 30 s outage (OUTAGE_MS), with the other timings of the system scaled down, so every
@@ -51,7 +49,7 @@ describe('Nacos outages and empty lists (real nacos client, real Nest providers)
     const p2 = await fx.startProvider('p2');
     const consumer = fx.consumer();
     const { client } = consumer;
-    await waitFor(() => (void client.connect().catch(() => undefined), connected(consumer, p1.address) && connected(consumer, p2.address)), 3000, 'both connected');
+    await fx.waitConnected(consumer, [p1.address, p2.address]);
     await waitFor(async () => (await snapshotIds(fx!)).length === 2, 3000, 'snapshot of both');
     const loop = fx.callLoop(client);
     const samples: string[] = [];

@@ -29,7 +29,7 @@ import {
   type NacosTestServerOptions,
 } from '../../lib/testing/index.js';
 import { callLoop } from './discovery-call-loop.js';
-import { recordingLogger, sleep } from './nacos-test-helpers.js';
+import { recordingLogger, sleep, waitFor } from './nacos-test-helpers.js';
 
 /**
  * Discovery integration fixture: one Nacos test server, real Nest provider apps (MsRpcServer +
@@ -259,6 +259,19 @@ export class DiscoveryFixture<N extends FixtureNacos = NacosTestServer> {
     };
     this.providers.push(provider);
     return provider;
+  }
+
+  /**
+   * Waits until `consumer` has a ready connection to each of `addresses` (connections are lazy:
+   * it keeps asking connect() meanwhile).
+   */
+  async waitConnected(consumer: DiscoveryConsumer, addresses: readonly string[], timeoutMs = 3000): Promise<void> {
+    const channels = consumer.client.unwrap<{ pickAvailable(a: string): unknown }>();
+    await waitFor(
+      () => (void consumer.client.connect().catch(() => undefined), addresses.every((a) => channels.pickAvailable(a) !== undefined)),
+      timeoutMs,
+      `${addresses.join(', ')} connected`,
+    );
   }
 
   consumer(options: Partial<MsRpcClientOptions> = {}): DiscoveryConsumer {
