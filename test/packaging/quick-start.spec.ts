@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { codeBlocks, type Marker } from '../../scripts/docs/markdown-blocks.js';
+import { codeBlocks, relativeLinks, type Marker } from '../../scripts/docs/markdown-blocks.js';
 
 /**
  * The README's quick start works verbatim (issue 17 item 8): the package is built and packed as it
@@ -83,6 +83,11 @@ async function expectOk(step: Promise<Run>, what: string): Promise<Run> {
   return result;
 }
 
+/** `npm pack --json`'s one result (npm may print lifecycle output before the JSON). */
+function packResult(output: string): { filename: string; files: Array<{ path: string }> } {
+  return (JSON.parse(output.slice(output.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>)[0];
+}
+
 function installedVersion(name: string): string {
   return (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 }
@@ -91,6 +96,7 @@ describe('the README quick start, verbatim, in a fresh project', () => {
   const readme = quickStart();
   let work = '';
   let tarball = '';
+  let packedFiles: string[] = [];
   const timings: string[] = [];
 
   beforeAll(async () => {
@@ -108,15 +114,37 @@ describe('the README quick start, verbatim, in a fresh project', () => {
       }),
     );
     const build = await expectOk(run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(work, 'tsconfig.lib.json')], work), 'building the library');
-    for (const file of ['package.json', 'README.md', 'LICENSE']) copyFileSync(join(ROOT, file), join(pkg, file));
+    // Everything else `files` ships (README, docs, the option sources docs/options.md links to) as npm would take it.
+    const listed = await expectOk(run('npm', ['pack', '--dry-run', '--json', '--silent'], ROOT), 'npm pack --dry-run');
+    for (const { path } of packResult(listed.output).files) {
+      if (path.startsWith('dist/')) continue;
+      mkdirSync(dirname(join(pkg, path)), { recursive: true });
+      copyFileSync(join(ROOT, path), join(pkg, path));
+    }
     const pack = await expectOk(run('npm', ['pack', pkg, '--pack-destination', work, '--json', '--silent'], work), 'npm pack');
-    tarball = join(work, (JSON.parse(pack.output.slice(pack.output.indexOf('['))) as Array<{ filename: string }>)[0].filename);
+    const packed = packResult(pack.output);
+    tarball = join(work, packed.filename);
+    packedFiles = packed.files.map((f) => f.path);
     timings.push(`build ${Math.round(build.ms)} ms, pack ${Math.round(pack.ms)} ms`);
   }, 4 * STEP_TIMEOUT_MS);
 
   afterAll(() => {
     console.log(`[measure] quick start: ${timings.join('; ')}`);
     if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('every relative link of the packed README and docs points at a file in the package', () => {
+    const inPackage = new Set(packedFiles);
+    const docs = packedFiles.filter((f) => f.endsWith('.md'));
+    expect(docs).toEqual(expect.arrayContaining(['README.md', 'docs/options.md']));
+    const broken: string[] = [];
+    for (const doc of docs) {
+      for (const { target, line } of relativeLinks(readFileSync(join(ROOT, doc), 'utf8'))) {
+        const resolved = posix.normalize(posix.join(posix.dirname(doc), target)).replace(/\/$/, '');
+        if (!inPackage.has(resolved) && !packedFiles.some((f) => f.startsWith(`${resolved}/`))) broken.push(`${doc}:${line} -> ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
   });
 
   it('the README has every file of the quick start', () => {
