@@ -1,4 +1,3 @@
-import { CodecId } from './frame-header.js';
 import { ASCII_LITERAL_MIN_LENGTH, isAscii, writeAsciiLiteral } from './json-ascii-string.js';
 import { JsonSerializer } from './json-serializer.js';
 import type { JsonStringScanner } from './json-string-scan.js';

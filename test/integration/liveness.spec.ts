@@ -6,7 +6,6 @@ import {
   ConnectTimeoutError,
   MsRpcClient,
   NoProviderError,
-  RpcTimeoutError,
 } from '../../lib/index.js';
 import { MessageType } from '../../lib/protocol/frame-header.js';
 import { startBlackHole, type BlackHole } from '../support/black-hole-server.js';

@@ -5,7 +5,7 @@ import type { ChannelCache } from '../../lib/channel/channel-cache.js';
 import { startChildProvider, type ChildProvider } from '../support/child-provider.js';
 import { sleep, timed, waitUntil } from '../support/loopback-utils.js';
 import { DiscoveryFixture } from '../support/nacos-discovery-fixture.js';
-import { FAST_LIVENESS, testClient } from '../support/test-client.js';
+import { testClient } from '../support/test-client.js';
 
 /**
  * Found by the chaos soak: a provider that comes back on the same address was used again only

@@ -10,7 +10,6 @@ import {
   MsRpcRecordBuilder,
   MsRpcServer,
   NoHandlerError,
-  NoProviderError,
   type MsRpcClientOptions,
   type ProviderAddress,
 } from '../../lib/index.js';
