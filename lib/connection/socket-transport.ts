@@ -49,14 +49,15 @@ const FLUSH_BYTES = 4 * 1024;
 const MIN_FLUSH_BYTES = 320;
 
 /**
- * How many queued bytes of small frames are written at once, from the size of the chunk just
- * read: what a read sets off (the answers to its requests, or the calls its answers release) goes
- * out in about four writes instead of one at the end of the tick, so the peer works on the first
- * part while this side produces the rest, and the two processes run side by side instead of
- * taking turns. At 16 calls in flight (bursts of about 1 KiB, below FLUSH_BYTES) one write per
- * burst made the client and the server alternate: 64 B x16 went from 0.7x to 1.6x raw-json's
- * rate (bench/PROFILE.md, sixth pass). A single frame (one call in flight) is never split off,
- * and large bursts keep FLUSH_BYTES.
+ * How many queued bytes of small frames are written at once after a read, from the size of the
+ * chunk read: the first quarter of what a read sets off (the answers to its requests, or the
+ * calls its answers release) goes out early, so the peer works on it while this side produces
+ * the rest, and the two processes run side by side instead of taking turns. At 16 calls in
+ * flight (bursts of about 1 KiB, below FLUSH_BYTES) one write per burst made the client and the
+ * server alternate: 64 B x16 went from 0.7x to 1.6x raw-json's rate (bench/PROFILE.md, sixth
+ * pass). A single frame (one call in flight) is never split off, and large bursts keep
+ * FLUSH_BYTES. Only the first part is cut this fine: after an early write the rest waits for
+ * FLUSH_BYTES or the end of the tick (see SocketTransport.flushNow).
  */
 export function adaptiveFlushBytes(readBytes: number): number {
   return Math.min(FLUSH_BYTES, Math.max(MIN_FLUSH_BYTES, readBytes >>> 2));
@@ -241,8 +242,14 @@ export class SocketTransport implements WriteQueue {
     return this.checkWriteBuffer();
   }
 
-  /** Writes what is queued now (flushBytes of small frames are waiting). */
+  /**
+   * Writes what is queued now (flushBytes of small frames are waiting). The peer has work now:
+   * the rest of this burst waits for FLUSH_BYTES or the end of the tick. Cutting all of it into
+   * quarters fed back on itself (small writes, small reads, smaller writes): at 128 calls in
+   * flight about 13 small frames a write, and 8 % less throughput (bench/PROFILE.md, sixth pass).
+   */
   private flushNow(): boolean {
+    this.flushBytes = FLUSH_BYTES;
     this.flush();
     return this.checkWriteBuffer();
   }
