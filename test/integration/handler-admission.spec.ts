@@ -65,10 +65,11 @@ class OverloadController {
 
   /** Cooperative: waits for its signal and records why it aborted. */
   @MessagePattern('until-aborted')
-  async untilAborted(@Payload() data: { id: string }, @Ctx() ctx: MsRpcContext) {
+  async untilAborted(@Payload() data: { id: string; lingerMs?: number }, @Ctx() ctx: MsRpcContext) {
     this.probe.begun.add(data.id);
     const reason = await aborted(ctx.signal);
     this.probe.aborted.set(data.id, { reason, at: performance.now() });
+    if (data.lingerMs) await sleep(data.lingerMs);
     return 'nobody reads this';
   }
 
@@ -201,7 +202,10 @@ describe('admission counts running handlers; handlers get an AbortSignal', () =>
     expect(unsub.reason).toMatchObject({ code: 'ERR_CANCELLED', kind: 'client-cancel' });
     report.push(`signal after unsubscribe: aborted ${(unsub.at - cancelledAt).toFixed(1)} ms after the caller unsubscribed`);
 
-    const timedOut = await timed(firstValueFrom(c.send('until-aborted', { id: 'timeout' })));
+    // The server aborts the handler at the deadline the request carried, about when the client's
+    // own timer fires: an answer sent at once could reach a loaded client before that timer runs
+    // (an answer read in time is taken). Lingering keeps this about the caller's timeout.
+    const timedOut = await timed(firstValueFrom(c.send('until-aborted', { id: 'timeout', lingerMs: 500 })));
     expect(timedOut.error).toBeInstanceOf(RpcTimeoutError);
     await waitUntil(() => s.probe.aborted.has('timeout'), 2000, 'abort');
     // The caller's cancel, or the deadline its request carried, whichever reaches the handler first.

@@ -68,13 +68,19 @@ export interface Work {
   stubbornMs?: number;
   /** C answers after this many ms. */
   cMs?: number;
-  /** C waits for its signal instead of answering. */
+  /**
+   * C waits for its signal instead of answering, then answers UNTIL_ABORTED_LINGER_MS later: the
+   * deadline a request carries aborts C about when its caller's own timer fires, and an answer
+   * sent at once could reach a loaded caller before that timer runs (an answer read in time is
+   * taken), turning an expected timeout into a success.
+   */
   untilAborted?: boolean;
   /** B's call to C opts out of the inherited deadline: in the call's options, or with a record. */
   detached?: 'options' | 'record';
 }
 
 const PROBE = 'CHAIN_PROBE';
+const UNTIL_ABORTED_LINGER_MS = 300;
 const C_CLIENT = 'C_CLIENT';
 
 /** Resolves once `signal` aborts. */
@@ -95,6 +101,7 @@ class LeafController {
     const seen = this.probe.start(data.id, ctx);
     if (data.untilAborted) {
       await abortedSignal(ctx.signal);
+      await delay(UNTIL_ABORTED_LINGER_MS);
       return 'nobody reads this';
     }
     // Cooperative: stops waiting (and drops its timer) when told to stop.
