@@ -4,6 +4,8 @@
  * `sweep(now)` entry point; timers live in the server so this stays easy to reason about.
  */
 
+import type { NacosInstanceSpec } from '../registry/nacos-instance.js';
+
 export const DEFAULT_GROUP = 'DEFAULT_GROUP';
 export const DEFAULT_CLUSTER = 'DEFAULT';
 export const DEFAULT_NAMESPACE = 'public';
@@ -11,30 +13,15 @@ const HEART_BEAT_TIMEOUT_KEY = 'preserved.heart.beat.timeout';
 const IP_DELETE_TIMEOUT_KEY = 'preserved.ip.delete.timeout';
 const HEART_BEAT_INTERVAL_KEY = 'preserved.heart.beat.interval';
 
-export interface StoredInstance {
-  ip: string;
-  port: number;
-  weight: number;
-  healthy: boolean;
-  enabled: boolean;
-  ephemeral: boolean;
-  clusterName: string;
-  metadata: Record<string, string>;
+/** An instance as the server keeps it: Nacos's `Instance` and when it last sent a beat. */
+export interface StoredInstance extends NacosInstanceSpec {
   lastBeat: number;
 }
 
 /** One host as the real server serialises it (Jackson on `com.alibaba.nacos.api.naming.pojo.Instance`). */
-export interface HostJson {
+export interface HostJson extends NacosInstanceSpec {
   instanceId: string;
-  ip: string;
-  port: number;
-  weight: number;
-  healthy: boolean;
-  enabled: boolean;
-  ephemeral: boolean;
-  clusterName: string;
   serviceName: string;
-  metadata: Record<string, string>;
   instanceHeartBeatInterval: number;
   instanceHeartBeatTimeOut: number;
   ipDeleteTimeout: number;
