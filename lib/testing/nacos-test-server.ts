@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostPort } from '../common/host-port.js';
 import { NacosTestAuth } from './nacos-test-auth.js';
 import {
   resolveNacosTestServerOptions,
@@ -71,8 +72,7 @@ export class NacosTestServer {
 
   /** `host:port`, ready for the client's `serverList`. */
   get address(): string {
-    const host = this.options.host === '::1' ? '[::1]' : this.options.host;
-    return `${host}:${this.boundPort}`;
+    return hostPort(this.options.host, this.boundPort);
   }
 
   get running(): boolean {

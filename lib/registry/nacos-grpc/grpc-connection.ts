@@ -1,4 +1,5 @@
 import type * as GrpcJs from '@grpc/grpc-js';
+import { hostPort } from '../../common/host-port.js';
 import type { NacosServerAddress, NacosTlsOptions } from '../nacos-registry-options.js';
 import type { GrpcModules } from './grpc-modules.js';
 import { NACOS_STREAM_PATH, NACOS_UNARY_PATH, type NacosPayload } from './payload-codec.js';
@@ -54,7 +55,6 @@ export class GrpcConnection {
     private readonly listener: GrpcConnectionListener,
   ) {
     const { grpc } = modules;
-    const host = server.host.includes(':') ? `[${server.host}]` : server.host;
     const options: GrpcJs.ClientOptions = {
       'grpc.use_local_subchannel_pool': 1,
       'grpc.max_receive_message_length': config.maxInboundMessageSize,
@@ -70,7 +70,7 @@ export class GrpcConnection {
     };
     const tls = config.tls;
     if (tls && typeof tls === 'object' && tls.servername) options['grpc.ssl_target_name_override'] = tls.servername;
-    this.client = new grpc.Client(`${host}:${server.grpcPort}`, credentials(grpc, tls), options);
+    this.client = new grpc.Client(hostPort(server.host, server.grpcPort), credentials(grpc, tls), options);
   }
 
   get label(): string {

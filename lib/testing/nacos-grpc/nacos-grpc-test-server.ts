@@ -1,5 +1,6 @@
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type * as GrpcJs from '@grpc/grpc-js';
+import { hostPort } from '../../common/host-port.js';
 import { loadGrpcModules, type GrpcModules } from '../../registry/nacos-grpc/grpc-modules.js';
 import type { NacosPayload, PayloadCodec } from '../../registry/nacos-grpc/payload-codec.js';
 import { groupedName, namespaceOf } from '../nacos-test-store.js';
@@ -89,8 +90,7 @@ export class NacosGrpcTestServer {
 
   /** `host:mainPort`, for a client's `serverList`. */
   get address(): string {
-    const host = this.options.host === '::1' ? '[::1]' : this.options.host;
-    return `${host}:${this.mainPort}`;
+    return hostPort(this.options.host, this.mainPort);
   }
 
   get running(): boolean {
